@@ -1,0 +1,79 @@
+"""``netwarden connections``: the recent connections as a table or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from typing import Any, TextIO
+
+from netwarden.api.client import ApiClient
+from netwarden.cli.paths import api_socket
+
+COLUMNS = (
+    ("ID", "id"),
+    ("PID", "pid"),
+    ("PROGRAM", "profile"),
+    ("DOMAIN", "domain"),
+    ("REMOTE", "remote"),
+    ("PROTO", "protocol"),
+    ("DIR", "direction"),
+    ("VERDICT", "verdict"),
+    ("REASON", "reason"),
+    ("STARTED", "started"),
+)
+
+
+def add_parser(subparsers: Any) -> None:
+    parser = subparsers.add_parser(
+        "connections", help="show the recent connections and their verdicts"
+    )
+    parser.add_argument("--json", action="store_true", help="print a JSON array")
+    parser.add_argument(
+        "--limit", type=_positive_int, default=50, help="newest N (default 50)"
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    client = ApiClient(api_socket(args.socket))
+    try:
+        rows = client.get("/v1/connections", limit=args.limit)
+    finally:
+        client.close()
+    if args.json:
+        json.dump(rows, sys.stdout, indent=2)
+        sys.stdout.write("\n")
+    else:
+        print_table(rows, sys.stdout)
+    return 0
+
+
+def print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
+    cells = [[_cell(row, key) for _, key in COLUMNS] for row in rows]
+    header = [title for title, _ in COLUMNS]
+    widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
+    for line in [header, *cells]:
+        out.write("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+        out.write("\n")
+    if not rows:
+        out.write("(no connections yet)\n")
+
+
+def _cell(row: dict[str, Any], key: str) -> str:
+    if key == "remote":
+        ip, port = row["remote_ip"], row["remote_port"]
+        return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
+    if key == "profile" and row.get("kind") == "dns":
+        return f"{row['profile'] or '?'} (dns query)"
+    if key == "started":
+        return str(row["started"])[11:23]  # the time of day is what one scans
+    value = row.get(key)
+    return "-" if value is None else str(value)
+
+
+def _positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be 1 or more")
+    return value
