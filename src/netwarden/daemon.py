@@ -1,0 +1,178 @@
+"""The composition root: builds the daemon's components, starts and stops them.
+
+Nothing else in netwarden constructs components or reads configuration; each
+part receives what it needs from here. Start-up order matters:
+
+1. enter the protected network namespace, before any thread or socket
+   exists, so that every socket opened afterwards lives inside it;
+2. load and validate the configuration and filter lists; bad input stops
+   the start with a message naming file, line and field, and nothing is
+   installed;
+3. start the nameserver and bind the queue, then install the firewall
+   rules, so that no redirected query or queued packet finds nobody;
+4. serve the API last: when it answers, the daemon protects.
+
+A clean stop runs the same steps backwards: the rules go first, so that no
+packet is queued to a reader that is closing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from netwarden import __version__
+from netwarden.api import API_SOCKET_NAME
+from netwarden.api.server import ApiServer, build_app
+from netwarden.attribution.attributor import Attributor
+from netwarden.attribution.proc_fd import InodeIndex
+from netwarden.attribution.sock_diag import SocketDiag
+from netwarden.config.file import Settings, load_settings
+from netwarden.config.lists import load_filter_lists
+from netwarden.dns.name_map import NameMap
+from netwarden.dns.nameserver import Nameserver
+from netwarden.dns.resolver_url import parse_resolver_url
+from netwarden.dns.upstream import Upstreams
+from netwarden.errors import NetwardenError
+from netwarden.firewall.decide import Policy
+from netwarden.firewall.engine import FirewallEngine
+from netwarden.history.table import ConnectionTable
+from netwarden.intercept.backend import IptablesBackend
+from netwarden.intercept.nfqueue import NfQueue
+from netwarden.intercept.queue_reader import QueueReader
+from netwarden.intercept.rules import InterceptPlan
+from netwarden.intel.domain_index import DomainIndex
+from netwarden.system.netns import enter_netns
+
+logger = logging.getLogger(__name__)
+
+QUEUE_NUMBER = 1700
+
+
+@dataclass(frozen=True)
+class DaemonOptions:
+    netns: str | None
+    config_dir: Path
+    state_dir: Path
+    queue_number: int = QUEUE_NUMBER
+
+
+def run_daemon(options: DaemonOptions) -> int:
+    """Run until SIGTERM or SIGINT; the exit code for the command line."""
+    if options.netns:
+        enter_netns(options.netns)
+    try:
+        settings = load_settings(options.config_dir)
+        index = load_filter_lists(settings)
+    except NetwardenError as err:
+        print(f"netwarden: refusing to start: {err}", file=sys.stderr)
+        return 2
+    return asyncio.run(_serve(options, settings, index))
+
+
+async def _serve(options: DaemonOptions, settings: Settings, index: DomainIndex) -> int:
+    daemon = Daemon(options, settings, index)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await daemon.start()
+    except NetwardenError as err:
+        logger.error("start failed: %s", err)
+        await daemon.stop()
+        return 1
+    logger.info("netwarden %s protecting %s", __version__, options.netns or "this namespace")
+    await stop.wait()
+    logger.info("stopping")
+    await daemon.stop()
+    return 0
+
+
+class Daemon:
+    """Owns the running components and the order they start and stop in."""
+
+    def __init__(
+        self, options: DaemonOptions, settings: Settings, index: DomainIndex
+    ) -> None:
+        self.options = options
+        self.started = time.time()
+        self.table = ConnectionTable()
+        self.name_map = NameMap()
+        attributor = Attributor(SocketDiag(), InodeIndex())
+        policy = Policy.from_settings(settings, index)
+        self.engine = FirewallEngine(
+            policy=policy,
+            attributor=attributor,
+            name_map=self.name_map,
+            table=self.table,
+            own_pid=os.getpid(),
+        )
+        upstreams = Upstreams(
+            [parse_resolver_url(url) for url in settings.nameservers],
+            ca_file=settings.ca_file,
+        )
+        self.nameserver = Nameserver(
+            upstreams,
+            decide_query=self.engine.decide_query,
+            attribute_client=self.engine.attribute_client,
+            on_query=self.engine.record_query,
+            name_map=self.name_map,
+            listen=[("127.0.0.1", settings.listen_port), ("::1", settings.listen_port)],
+        )
+        self.plan = InterceptPlan(
+            queue_num=options.queue_number, dns_port=settings.listen_port
+        )
+        self.backend = IptablesBackend()
+        self.queue: NfQueue | None = None
+        self.reader: QueueReader | None = None
+        self.api = ApiServer(
+            build_app(self.table, self.status),
+            options.state_dir / API_SOCKET_NAME,
+        )
+
+    async def start(self) -> None:
+        await self.nameserver.start()
+        self.queue = NfQueue(self.options.queue_number)
+        self.reader = QueueReader(self.queue, self.engine.decide_flow)
+        self.reader.start(asyncio.get_running_loop())
+        self.backend.install(self.plan)
+        await self.api.start()
+
+    async def stop(self) -> None:
+        """Undo what start did, backwards; each step runs even if one fails."""
+        for step in (self._remove_rules, self._close_queue, self.nameserver.stop, self.api.stop):
+            try:
+                result = step()
+                if asyncio.iscoroutine(result):
+                    await result
+            except Exception:
+                logger.exception("stop step %s failed", getattr(step, "__name__", step))
+
+    def _remove_rules(self) -> None:
+        self.backend.remove()
+
+    def _close_queue(self) -> None:
+        if self.reader is not None:
+            self.reader.stop()
+        if self.queue is not None:
+            self.queue.close()
+
+    def status(self) -> dict[str, Any]:
+        return {
+            "version": __version__,
+            "pid": os.getpid(),
+            "netns": self.options.netns,
+            "uptime_seconds": round(time.time() - self.started, 1),
+            "connections": len(self.table),
+            "queue": self.reader.stats_dict() if self.reader else {},
+            "dns": self.nameserver.stats_dict(),
+            "firewall": self.engine.stats_dict(),
+        }

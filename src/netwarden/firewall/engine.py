@@ -1,0 +1,131 @@
+"""Where the packet path and the nameserver meet the pure deciders.
+
+The engine gathers what a decision needs (the process behind a flow, the
+domain it resolved), asks :mod:`netwarden.firewall.decide`, and records the
+outcome in the connection table. It holds no policy of its own.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from collections.abc import Callable
+
+from netwarden.attribution.attributor import Attributor
+from netwarden.attribution.process import Process
+from netwarden.dns.name_map import NameMap
+from netwarden.dns.nameserver import QueryRecord
+from netwarden.firewall.decide import (
+    ConnectionView,
+    Policy,
+    decide_connection,
+    decide_query,
+)
+from netwarden.history.table import ConnectionTable
+from netwarden.network.connection import (
+    Connection,
+    ConnectionKind,
+    Decision,
+    Verdict,
+)
+from netwarden.network.packet import FlowKey, IPAddress
+
+logger = logging.getLogger(__name__)
+
+
+class FirewallEngine:
+    def __init__(
+        self,
+        *,
+        policy: Policy,
+        attributor: Attributor,
+        name_map: NameMap,
+        table: ConnectionTable,
+        own_pid: int,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._policy = policy
+        self._attributor = attributor
+        self._name_map = name_map
+        self._table = table
+        self._own_pid = own_pid
+        self._clock = clock
+        self._verdicts: Counter[str] = Counter()
+
+    def decide_flow(self, flow: FlowKey) -> Verdict:
+        """Decide the first packet of a flow from the queue."""
+        now = self._clock()
+        process = self._attributor.attribute(flow)
+        pid = process.pid if process else None
+        domain = self._name_map.lookup(pid, flow.remote_ip, now)
+        view = ConnectionView(
+            flow=flow, process=process, domain=domain, own_pid=pid == self._own_pid
+        )
+        decision = decide_connection(view, self._policy)
+        self._record(ConnectionKind.IP, flow, now, process, domain, decision)
+        return decision.verdict
+
+    def decide_query(self, domain: str, process: Process | None) -> Decision:
+        return decide_query(domain, process, self._policy)
+
+    def attribute_client(
+        self,
+        protocol: int,
+        client_ip: IPAddress,
+        client_port: int,
+        server_ip: IPAddress,
+        server_port: int,
+    ) -> Process | None:
+        """The process behind a DNS query that reached the nameserver."""
+        flow = FlowKey(protocol, client_ip, client_port, server_ip, server_port)
+        return self._attributor.attribute(flow)
+
+    def record_query(self, record: QueryRecord) -> None:
+        flow = FlowKey(
+            record.protocol,
+            record.client_ip,
+            record.client_port,
+            record.server_ip,
+            record.server_port,
+        )
+        self._record(
+            ConnectionKind.DNS,
+            flow,
+            record.started,
+            record.process,
+            record.domain,
+            record.decision,
+        )
+
+    def stats_dict(self) -> dict[str, int]:
+        return dict(self._verdicts)
+
+    def _record(
+        self,
+        kind: ConnectionKind,
+        flow: FlowKey,
+        started: float,
+        process: Process | None,
+        domain: str | None,
+        decision: Decision,
+    ) -> None:
+        self._verdicts[f"{kind.value}_{decision.verdict.value}"] += 1
+        connection = Connection(
+            id=self._table.next_id(),
+            kind=kind,
+            flow=flow,
+            started=started,
+            process=process,
+            domain=domain,
+            decision=decision,
+        )
+        self._table.add(connection)
+        logger.debug(
+            "%s %s %s -> %s: %s",
+            kind.value,
+            process.exe if process else "?",
+            domain or flow.remote_ip,
+            decision.verdict.value,
+            decision.reason,
+        )

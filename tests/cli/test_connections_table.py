@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import io
+
+from netwarden.cli.connections import print_table
+from netwarden.history.serialize import connection_to_json
+from netwarden.history.table import ConnectionTable
+
+from history.test_table import make_connection
+
+
+def test_table_lists_program_domain_verdict_and_reason() -> None:
+    table = ConnectionTable()
+    rows = [connection_to_json(make_connection(table))]
+    out = io.StringIO()
+
+    print_table(rows, out)
+
+    header, line = out.getvalue().splitlines()
+    assert header.split()[:4] == ["ID", "PID", "PROGRAM", "DOMAIN"]
+    assert "/usr/bin/curl" in line
+    assert "[2001:db8::80]:443" in line
+    assert "block" in line and "netwarden.conf:3" in line
+
+
+def test_empty_table_says_so() -> None:
+    out = io.StringIO()
+    print_table([], out)
+    assert "(no connections yet)" in out.getvalue()
