@@ -1,0 +1,192 @@
+"""The nameserver's sockets: UDP and TCP on each listen address.
+
+Bytes in, bytes out: each message goes to a handler coroutine, whose reply
+(if any) is sent back the way the query came. Work is bounded everywhere
+so a flood costs memory in proportion to these limits, not to the flood:
+queries in flight over UDP, TCP connections, queries in flight on one TCP
+connection, and the idle time of a TCP connection.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from typing import Any, NamedTuple, cast
+
+from netwarden.errors import NetwardenError
+from netwarden.network.packet import IPAddress
+from netwarden.network.packet import Protocol as IPProtocol
+
+log = logging.getLogger(__name__)
+
+MAX_UDP_IN_FLIGHT = 1024
+MAX_TCP_CONNECTIONS = 128
+# RFC 7766 section 6.2.1.1 asks servers to process pipelined queries
+# concurrently; a few per connection keep one client from hogging us.
+MAX_TCP_IN_FLIGHT = 16
+# RFC 7766 section 6.2.3 suggests idle timeouts of seconds, not minutes.
+TCP_IDLE_TIMEOUT = 10.0
+TCP_LENGTH_PREFIX = 2  # RFC 1035 section 4.2.2
+
+
+class NameserverError(NetwardenError):
+    """The nameserver could not listen where it was told to."""
+
+
+class Endpoint(NamedTuple):
+    """One end of a DNS exchange: transport protocol, address, port."""
+
+    protocol: IPProtocol
+    ip: IPAddress
+    port: int
+
+
+Handler = Callable[[bytes, Endpoint, Endpoint], Awaitable[bytes | None]]
+
+
+def endpoint(protocol: IPProtocol, sockname: tuple[Any, ...]) -> Endpoint:
+    # IPv6 socket names are (host, port, flowinfo, scope_id); keep two.
+    return Endpoint(protocol, ipaddress.ip_address(sockname[0]), sockname[1])
+
+
+class _UdpProtocol(asyncio.DatagramProtocol):
+    def __init__(self, listeners: Listeners) -> None:
+        self.listeners = listeners
+        self.transport: asyncio.DatagramTransport | None = None
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # The loop's UDP transport class does not inherit DatagramTransport.
+        self.transport = cast(asyncio.DatagramTransport, transport)
+
+    def datagram_received(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        if len(self.listeners.udp_tasks) >= MAX_UDP_IN_FLIGHT:
+            self.listeners.on_overload()
+            return
+        self.listeners.spawn(self._answer(data, addr), self.listeners.udp_tasks)
+
+    async def _answer(self, data: bytes, addr: tuple[Any, ...]) -> None:
+        assert self.transport is not None
+        client = endpoint(IPProtocol.UDP, addr)
+        server = endpoint(IPProtocol.UDP, self.transport.get_extra_info("sockname"))
+        reply = await self.listeners.handler(data, client, server)
+        if reply is not None and not self.transport.is_closing():
+            self.transport.sendto(reply, addr)
+
+
+class Listeners:
+    """UDP endpoints and TCP servers for a list of (host, port) addresses."""
+
+    def __init__(
+        self,
+        handler: Handler,
+        listen: Sequence[tuple[str, int]],
+        on_overload: Callable[[], None],
+    ) -> None:
+        self.handler = handler
+        self.listen = list(listen)
+        self.on_overload = on_overload
+        self.addresses: list[tuple[str, int]] = []
+        self.udp_tasks: set[asyncio.Task[None]] = set()
+        self.tcp_tasks: set[asyncio.Task[None]] = set()
+        self._udp: list[asyncio.DatagramTransport] = []
+        self._tcp: list[asyncio.Server] = []
+
+    async def start(self) -> None:
+        try:
+            for host, port in self.listen:
+                await self._listen(host, port)
+        except OSError as err:
+            await self.stop()
+            raise NameserverError(f"cannot listen for DNS: {err}") from err
+
+    async def stop(self) -> None:
+        for transport in self._udp:
+            transport.close()
+        for server in self._tcp:
+            server.close()
+        for task in self.udp_tasks | self.tcp_tasks:
+            task.cancel()
+        await asyncio.gather(*self.udp_tasks, *self.tcp_tasks, return_exceptions=True)
+        for server in self._tcp:
+            await server.wait_closed()
+        self._udp, self._tcp, self.addresses = [], [], []
+
+    def spawn(
+        self, coroutine: Coroutine[Any, Any, None], tasks: set[asyncio.Task[None]]
+    ) -> None:
+        # The loop keeps only weak references to tasks; hold them here.
+        task = asyncio.get_running_loop().create_task(coroutine)
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
+
+    async def _listen(self, host: str, port: int) -> None:
+        # UDP first: with port 0 the kernel picks one, and TCP takes the same.
+        loop = asyncio.get_running_loop()
+        transport, _ = await loop.create_datagram_endpoint(
+            lambda: _UdpProtocol(self), local_addr=(host, port)
+        )
+        self._udp.append(transport)
+        port = transport.get_extra_info("sockname")[1]
+        server = await asyncio.start_server(self._serve_tcp_connection, host, port)
+        self._tcp.append(server)
+        self.addresses.append((host, port))
+
+    async def _serve_tcp_connection(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        if len(self.tcp_tasks) >= MAX_TCP_CONNECTIONS:
+            self.on_overload()
+            writer.close()
+            return
+        task = asyncio.current_task()
+        assert task is not None
+        self.tcp_tasks.add(task)
+        try:
+            await self._serve_tcp_queries(reader, writer)
+        finally:
+            self.tcp_tasks.discard(task)
+            writer.close()
+
+    async def _serve_tcp_queries(
+        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ) -> None:
+        client = endpoint(IPProtocol.TCP, writer.get_extra_info("peername"))
+        server = endpoint(IPProtocol.TCP, writer.get_extra_info("sockname"))
+        in_flight: set[asyncio.Task[None]] = set()
+        try:
+            while (wire := await read_message(reader)) is not None:
+                if len(in_flight) >= MAX_TCP_IN_FLIGHT:
+                    await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
+                self.spawn(self._answer_tcp(wire, client, server, writer), in_flight)
+        finally:
+            # Answers already asked for are still sent (or cancelled on stop).
+            await asyncio.gather(*in_flight, return_exceptions=True)
+
+    async def _answer_tcp(
+        self,
+        wire: bytes,
+        client: Endpoint,
+        server: Endpoint,
+        writer: asyncio.StreamWriter,
+    ) -> None:
+        reply = await self.handler(wire, client, server)
+        if reply is None or writer.is_closing():
+            return
+        # One write per message, so pipelined answers never interleave.
+        writer.write(len(reply).to_bytes(TCP_LENGTH_PREFIX, "big") + reply)
+        try:
+            await writer.drain()
+        except ConnectionError:
+            log.debug("DNS client %s went away before its answer", client)
+
+
+async def read_message(reader: asyncio.StreamReader) -> bytes | None:
+    """The next length-prefixed message, None at EOF, error or idle timeout."""
+    try:
+        async with asyncio.timeout(TCP_IDLE_TIMEOUT):
+            prefix = await reader.readexactly(TCP_LENGTH_PREFIX)
+            return await reader.readexactly(int.from_bytes(prefix, "big"))
+    except (TimeoutError, asyncio.IncompleteReadError, ConnectionError):
+        return None

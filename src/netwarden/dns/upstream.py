@@ -1,0 +1,180 @@
+"""Asking the upstream resolvers, in order, over DoT, TCP or UDP.
+
+Each resolver URL becomes one :class:`Transport`; :class:`Upstreams` tries
+them in the configured order and returns the first usable answer
+(Portmaster's sequential strategy). An upstream that times out, cannot be
+reached, fails its TLS check or answers SERVFAIL or REFUSED counts as
+failed and the next one is asked (RFC 1035 section 7.2 lets a resolver
+move on to another server); NXDOMAIN and NOERROR are answers and returned.
+
+Every transport opens a fresh connection per query for now. They are
+objects with ``exchange`` and ``close`` so that a DoT transport can later
+keep one connection open and pipeline queries on it (RFC 7858 section 3.4)
+without changing :class:`Upstreams` or its callers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.rcode
+
+from netwarden.dns.resolver_url import ResolverURL
+from netwarden.errors import NetwardenError
+
+log = logging.getLogger(__name__)
+
+# Answers that say "this server could not do it", not "the name is so".
+FAILED_RCODES = {dns.rcode.SERVFAIL, dns.rcode.REFUSED}
+
+
+class UpstreamError(NetwardenError):
+    """No upstream resolver gave a usable answer."""
+
+
+class TransportError(NetwardenError):
+    """One upstream failed one query (timeout, network, TLS, bad answer)."""
+
+
+class Transport(Protocol):
+    """One upstream resolver reached over one kind of connection."""
+
+    url: ResolverURL
+
+    async def exchange(self, query: dns.message.Message) -> dns.message.Message: ...
+
+    async def close(self) -> None: ...
+
+
+class UdpTransport:
+    """Plain DNS over UDP, retried over TCP when the answer is truncated."""
+
+    def __init__(self, url: ResolverURL) -> None:
+        self.url = url
+
+    async def exchange(self, query: dns.message.Message) -> dns.message.Message:
+        # RFC 7766 section 5: a truncated (TC) UDP answer is asked again
+        # over TCP; dnspython's udp_with_fallback does exactly that.
+        response, _used_tcp = await dns.asyncquery.udp_with_fallback(
+            query, str(self.url.ip), port=self.url.port
+        )
+        return response
+
+    async def close(self) -> None:
+        return None
+
+
+class TcpTransport:
+    """Plain DNS over TCP (RFC 7766)."""
+
+    def __init__(self, url: ResolverURL) -> None:
+        self.url = url
+
+    async def exchange(self, query: dns.message.Message) -> dns.message.Message:
+        return await dns.asyncquery.tcp(query, str(self.url.ip), port=self.url.port)
+
+    async def close(self) -> None:
+        return None
+
+
+class TlsTransport:
+    """DNS over TLS (RFC 7858) with the certificate checked for verify_name."""
+
+    def __init__(self, url: ResolverURL, ssl_context: ssl.SSLContext) -> None:
+        self.url = url
+        self.ssl_context = ssl_context
+
+    async def exchange(self, query: dns.message.Message) -> dns.message.Message:
+        return await dns.asyncquery.tls(
+            query,
+            str(self.url.ip),
+            port=self.url.port,
+            ssl_context=self.ssl_context,
+            server_hostname=self.url.verify_name,
+        )
+
+    async def close(self) -> None:
+        return None
+
+
+def make_tls_context(ca_file: Path | None) -> ssl.SSLContext:
+    """A client context trusting ``ca_file``, or the system CAs without one.
+
+    ``create_default_context`` checks the chain and the host name given as
+    ``server_hostname``; RFC 7858 section 4.2 asks for exactly that in the
+    strict privacy profile.
+    """
+    context = ssl.create_default_context(cafile=None if ca_file is None else ca_file)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2  # RFC 8310 section 9
+    context.set_alpn_protocols(["dot"])
+    return context
+
+
+def make_transport(url: ResolverURL, ssl_context: ssl.SSLContext) -> Transport:
+    if url.scheme == "dot":
+        return TlsTransport(url, ssl_context)
+    if url.scheme == "tcp":
+        return TcpTransport(url)
+    return UdpTransport(url)
+
+
+class Upstreams:
+    """The configured resolvers, asked one after the other until one answers.
+
+    ``timeout`` bounds each upstream's attempt (connect, TLS and answer);
+    with every upstream down, :meth:`resolve` gives up after at most
+    ``len(urls) * timeout`` seconds.
+    """
+
+    def __init__(
+        self,
+        urls: Sequence[ResolverURL],
+        ca_file: Path | None,
+        timeout: float = 3.0,
+    ) -> None:
+        if not urls:
+            raise ValueError("Upstreams needs at least one resolver URL")
+        ssl_context = make_tls_context(ca_file)
+        self.transports: list[Transport] = [
+            make_transport(u, ssl_context) for u in urls
+        ]
+        self.timeout = timeout
+
+    async def resolve(self, query: dns.message.Message) -> dns.message.Message:
+        """The first usable answer; :class:`UpstreamError` when none gives one."""
+        failures: list[str] = []
+        for transport in self.transports:
+            try:
+                return await self._ask(transport, query)
+            except TransportError as err:
+                log.debug("upstream %s failed: %s", transport.url.label, err)
+                failures.append(f"{transport.url.label}: {err}")
+        raise UpstreamError("all upstreams failed: " + "; ".join(failures))
+
+    async def close(self) -> None:
+        for transport in self.transports:
+            await transport.close()
+
+    async def _ask(
+        self, transport: Transport, query: dns.message.Message
+    ) -> dns.message.Message:
+        try:
+            async with asyncio.timeout(self.timeout):
+                response = await transport.exchange(query)
+        except TimeoutError as err:
+            raise TransportError(f"no answer within {self.timeout:g} s") from err
+        except (OSError, EOFError, dns.exception.DNSException) as err:
+            # OSError covers refused connections and ssl.SSLError (a failed
+            # certificate check); DNSException a reply that does not match.
+            raise TransportError(f"{type(err).__name__}: {err}") from err
+        if response.rcode() in FAILED_RCODES:
+            raise TransportError(f"answered {dns.rcode.to_text(response.rcode())}")
+        return response
