@@ -12,6 +12,8 @@ class Process:
     ``exe`` is the resolved executable (``/usr/bin/python3.11`` for a
     script); ``script`` is the script an interpreter runs, when one is
     recognised, so that a rule can name the script rather than python.
+    ``start_ticks`` is the start time from ``/proc/<pid>/stat`` (clock ticks
+    since boot); with the pid it names one process even after pid reuse.
     """
 
     pid: int
@@ -20,6 +22,7 @@ class Process:
     uid: int
     user: str
     script: str | None = None
+    start_ticks: int | None = None
 
     @property
     def profile_key(self) -> str:
