@@ -115,14 +115,19 @@ def answer_addresses(
     to count (RFC 1034 section 3.6.2); anything else in the answer section
     says nothing about ``qname``.
     """
+    # Walk the section rather than use Message.get_rrset: its index misses
+    # rrsets appended directly, and an answer has only a handful of rrsets.
+    cname_targets = {
+        rrset.name: rrset[0].target
+        for rrset in response.answer
+        if rrset.rdtype == dns.rdatatype.CNAME and rrset
+    }
     owners = [qname]
     for _ in range(MAX_CNAME_CHAIN):
-        rrset = response.get_rrset(
-            response.answer, owners[-1], dns.rdataclass.IN, dns.rdatatype.CNAME
-        )
-        if not rrset or rrset[0].target in owners:
+        target = cname_targets.get(owners[-1])
+        if target is None or target in owners:
             break
-        owners.append(rrset[0].target)
+        owners.append(target)
 
     ips: list[IPAddress] = []
     ttls: list[int] = []

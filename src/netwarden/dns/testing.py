@@ -148,7 +148,15 @@ class FakeUpstream:
     def _rrset(
         name: dns.name.Name, qtype: str, rdatas: Sequence[str]
     ) -> dns.rrset.RRset:
-        return dns.rrset.from_text_list(name, RECORD_TTL, "IN", qtype, list(rdatas))
+        return dns.rrset.from_text_list(
+            name,
+            RECORD_TTL,
+            "IN",
+            qtype,
+            list(rdatas),
+            origin=dns.name.root,
+            relativize=False,
+        )
 
     async def _answer_plain(
         self, wire: bytes, client: Endpoint, server: Endpoint

@@ -1,0 +1,335 @@
+import asyncio
+import contextlib
+import socket
+import struct
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from ipaddress import ip_address
+
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.opcode
+import dns.rcode
+import dns.rdataclass
+import dns.rdatatype
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from netwarden.attribution.process import Process
+from netwarden.dns.name_map import NameMap
+from netwarden.dns.nameserver import Nameserver, QueryRecord
+from netwarden.dns.resolver_url import ResolverURL
+from netwarden.dns.testing import FakeUpstream, tls_server_context
+from netwarden.dns.upstream import Upstreams
+from netwarden.network.connection import Decision, Reason, Verdict
+from netwarden.network.packet import IPAddress
+
+RECORDS = {
+    ("allowed.example", "A"): ["192.0.2.10"],
+    ("allowed.example", "AAAA"): ["2001:db8::10"],
+    ("www.shop.example", "CNAME"): ["shop.cdn.example"],
+    ("shop.cdn.example", "A"): ["198.51.100.7"],
+}
+CURL = Process(pid=4242, exe="/usr/bin/curl", cmdline=("curl",), uid=0, user="root")
+LIST_REASON = Reason(
+    "blocked by filter list", "filter/lists", "EasyPrivacy: ||tracker.example^"
+)
+
+
+def decide(domain: str, process: Process | None) -> Decision:
+    if domain.startswith("tracker."):
+        return Decision(Verdict.BLOCK, LIST_REASON)
+    if domain.startswith("drop."):
+        return Decision(Verdict.DROP, Reason("dropped"))
+    return Decision(Verdict.ACCEPT, Reason("default permit"))
+
+
+@dataclass
+class Harness:
+    nameserver: Nameserver
+    upstream: FakeUpstream
+    records: list[QueryRecord] = field(default_factory=list)
+    attributions: list[tuple[int, IPAddress, int, IPAddress, int]] = field(
+        default_factory=list
+    )
+
+    @property
+    def port(self) -> int:
+        return self.nameserver.addresses[0][1]
+
+    async def udp(
+        self, name: str, rdtype: str = "A", **kw: object
+    ) -> dns.message.Message:
+        query = dns.message.make_query(name, rdtype, **kw)  # type: ignore[arg-type]
+        return await dns.asyncquery.udp(query, "127.0.0.1", port=self.port, timeout=3)
+
+    def attribute(
+        self, protocol: int, ip: IPAddress, port: int, sip: IPAddress, sport: int
+    ) -> Process | None:
+        self.attributions.append((protocol, ip, port, sip, sport))
+        return CURL
+
+
+@contextlib.asynccontextmanager
+async def serving(
+    pki,  # type: ignore[no-untyped-def]
+    *,
+    urls: Callable[[FakeUpstream], list[ResolverURL]] | None = None,
+    decide_query: Callable[[str, Process | None], Decision] = decide,
+    timeout: float = 2.0,
+) -> AsyncIterator[Harness]:
+    tls = tls_server_context(pki.cert_pem, pki.key_pem)
+    async with FakeUpstream(RECORDS, tls=tls) as upstream:
+        chosen = urls(upstream) if urls else [upstream.url("dot", "dns.test")]
+        upstreams = Upstreams(chosen, pki.ca_file, timeout=timeout)
+        harness = Harness(None, upstream)  # type: ignore[arg-type]
+        harness.nameserver = Nameserver(
+            upstreams,
+            decide_query,
+            harness.attribute,
+            harness.records.append,
+            NameMap(),
+            [("127.0.0.1", 0)],
+        )
+        await harness.nameserver.start()
+        try:
+            yield harness
+        finally:
+            await harness.nameserver.stop()
+
+
+def run_with(pki, scenario, **options) -> None:  # type: ignore[no-untyped-def]
+    async def main() -> None:
+        async with serving(pki, **options) as harness:
+            await scenario(harness)
+
+    asyncio.run(main())
+
+
+def addresses(response: dns.message.Message) -> list[str]:
+    return [
+        rdata.address
+        for rrset in response.answer
+        if rrset.rdtype in (dns.rdatatype.A, dns.rdatatype.AAAA)
+        for rdata in rrset
+    ]
+
+
+def test_allowed_name_is_resolved_over_dot_and_remembered(pki) -> None:  # type: ignore[no-untyped-def]
+    async def scenario(h: Harness) -> None:
+        response = await h.udp("Allowed.Example")
+        assert addresses(response) == ["192.0.2.10"]
+        assert h.upstream.queries == [("tls", "allowed.example", "A")]
+
+        (record,) = h.records
+        assert (record.domain, record.qtype, record.rcode) == (
+            "allowed.example",
+            "A",
+            "NOERROR",
+        )
+        assert record.decision.verdict == Verdict.ACCEPT
+        assert record.process == CURL
+        assert record.answer_ips == (ip_address("192.0.2.10"),)
+        assert record.client.protocol == 17 and record.client.ip == ip_address(
+            "127.0.0.1"
+        )
+        assert h.attributions == [
+            (
+                17,
+                ip_address("127.0.0.1"),
+                record.client.port,
+                ip_address("127.0.0.1"),
+                h.port,
+            )
+        ]
+        name_map = h.nameserver.name_map
+        assert name_map.lookup(
+            CURL.pid, ip_address("192.0.2.10"), time.monotonic()
+        ) == ("allowed.example")
+
+    run_with(pki, scenario)
+
+
+def test_cname_chain_maps_final_ip_to_the_queried_name(pki) -> None:  # type: ignore[no-untyped-def]
+    async def scenario(h: Harness) -> None:
+        response = await h.udp("www.shop.example")
+        assert addresses(response) == ["198.51.100.7"]
+        assert h.records[0].cnames == ("shop.cdn.example",)
+        lookup = h.nameserver.name_map.lookup(
+            999, ip_address("198.51.100.7"), time.monotonic()
+        )
+        assert lookup == "www.shop.example"
+
+    run_with(pki, scenario)
+
+
+def test_blocked_names_answer_addresses_that_lead_nowhere(pki) -> None:  # type: ignore[no-untyped-def]
+    async def scenario(h: Harness) -> None:
+        assert addresses(await h.udp("tracker.example", "A")) == ["0.0.0.17"]
+        assert addresses(await h.udp("tracker.example", "AAAA")) == ["::17"]
+        txt = await h.udp("tracker.example", "TXT", use_edns=0)
+        assert txt.rcode() == dns.rcode.NOERROR and txt.answer == []
+        assert txt.options[0].text == str(LIST_REASON)  # type: ignore[attr-defined]
+        assert h.upstream.queries == []
+        assert [r.decision.reason for r in h.records] == [LIST_REASON] * 3
+        assert h.nameserver.stats.blocked == 3
+        never = h.nameserver.name_map.lookup(
+            CURL.pid, ip_address("0.0.0.17"), time.monotonic()
+        )
+        assert never is None
+
+    run_with(pki, scenario)
+
+
+def test_dropped_query_gets_no_answer(pki) -> None:  # type: ignore[no-untyped-def]
+    async def scenario(h: Harness) -> None:
+        query = dns.message.make_query("drop.example", "A")
+        with pytest.raises(dns.exception.Timeout):
+            await dns.asyncquery.udp(query, "127.0.0.1", port=h.port, timeout=0.3)
+        assert h.records[0].rcode is None
+        assert h.nameserver.stats.dropped == 1
+
+    run_with(pki, scenario)
+
+
+def test_malformed_messages_are_counted_and_the_server_keeps_serving(pki) -> None:  # type: ignore[no-untyped-def]
+    async def scenario(h: Harness) -> None:
+        loop = asyncio.get_running_loop()
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.setblocking(False)
+            sock.connect(("127.0.0.1", h.port))
+            sock.send(b"\x01\x02\x03")  # shorter than a header: dropped
+            header = struct.pack("!HHHHHH", 0xABCD, 0x0100, 1, 0, 0, 0)
+            sock.send(header + b"\x05abc")  # a question cut short: FORMERR
+            reply = await asyncio.wait_for(loop.sock_recv(sock, 512), 2)
+        assert reply[:2] == b"\xab\xcd"
+        assert dns.message.from_wire(reply).rcode() == dns.rcode.FORMERR
+        assert addresses(await h.udp("allowed.example")) == ["192.0.2.10"]
+        assert h.nameserver.stats.malformed == 2
+        assert h.nameserver.stats.queries == 3
+
+    run_with(pki, scenario)
+
+
+def test_other_classes_and_opcodes_are_refused(pki) -> None:  # type: ignore[no-untyped-def]
+    async def scenario(h: Harness) -> None:
+        chaos = dns.message.make_query("version.bind", "TXT", rdclass=dns.rdataclass.CH)
+        response = await dns.asyncquery.udp(chaos, "127.0.0.1", port=h.port, timeout=2)
+        assert response.rcode() == dns.rcode.REFUSED
+        notify = dns.message.make_query("allowed.example", "SOA")
+        notify.set_opcode(dns.opcode.NOTIFY)
+        response = await dns.asyncquery.udp(notify, "127.0.0.1", port=h.port, timeout=2)
+        assert response.rcode() == dns.rcode.NOTIMP
+        assert h.records == [] and h.upstream.queries == []
+
+    run_with(pki, scenario)
+
+
+def test_tcp_serves_several_pipelined_queries_on_one_connection(pki) -> None:  # type: ignore[no-untyped-def]
+    async def scenario(h: Harness) -> None:
+        reader, writer = await asyncio.open_connection("127.0.0.1", h.port)
+        names = ["allowed.example", "tracker.example", "www.shop.example"]
+        queries = {q.id: q for q in (dns.message.make_query(n, "A") for n in names)}
+        writer.write(b"".join(q.to_wire(prepend_length=True) for q in queries.values()))
+        answers = {}
+        for _ in names:
+            length = int.from_bytes(
+                await asyncio.wait_for(reader.readexactly(2), 3), "big"
+            )
+            response = dns.message.from_wire(await reader.readexactly(length))
+            answers[queries[response.id].question[0].name.to_text()] = addresses(
+                response
+            )
+        writer.close()
+        assert answers == {
+            "allowed.example.": ["192.0.2.10"],
+            "tracker.example.": ["0.0.0.17"],
+            "www.shop.example.": ["198.51.100.7"],
+        }
+        assert {r.client.protocol for r in h.records} == {6}
+
+    run_with(pki, scenario)
+
+
+def test_wrong_verify_name_gives_servfail(pki) -> None:  # type: ignore[no-untyped-def]
+    async def scenario(h: Harness) -> None:
+        response = await h.udp("allowed.example")
+        assert response.rcode() == dns.rcode.SERVFAIL
+        assert h.records[0].rcode == "SERVFAIL"
+        assert h.nameserver.stats.upstream_failures == 1
+
+    run_with(pki, scenario, urls=lambda up: [up.url("dot", "evil.test")])
+
+
+def test_upstream_down_gives_servfail_within_the_timeout(pki) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as blackhole:
+        blackhole.bind(("127.0.0.1", 0))  # bound, never answers
+        url = ResolverURL("dns", ip_address("127.0.0.1"), blackhole.getsockname()[1])
+
+        async def scenario(h: Harness) -> None:
+            started = time.monotonic()
+            response = await h.udp("allowed.example")
+            assert response.rcode() == dns.rcode.SERVFAIL
+            assert 0.4 <= time.monotonic() - started < 1.5
+
+        run_with(pki, scenario, urls=lambda up: [url], timeout=0.5)
+
+
+def test_failover_to_the_second_upstream(pki) -> None:  # type: ignore[no-untyped-def]
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, not listening: refused
+        dead = ResolverURL(
+            "dot", ip_address("127.0.0.1"), closed.getsockname()[1], "dns.test"
+        )
+
+        async def scenario(h: Harness) -> None:
+            assert addresses(await h.udp("allowed.example")) == ["192.0.2.10"]
+            assert h.upstream.queries == [("tls", "allowed.example", "A")]
+
+        run_with(pki, scenario, urls=lambda up: [dead, up.url("dot", "dns.test")])
+
+
+def test_a_failing_decider_gives_servfail_and_a_failing_recorder_is_contained(
+    pki,
+) -> None:  # type: ignore[no-untyped-def]
+    def broken(domain: str, process: Process | None) -> Decision:
+        raise KeyError(domain)
+
+    async def scenario(h: Harness) -> None:
+        assert (await h.udp("allowed.example")).rcode() == dns.rcode.SERVFAIL
+        h.nameserver.decide_query = decide
+        h.nameserver.on_query = lambda record: 1 / 0  # type: ignore[assignment,func-returns-value]
+        h.nameserver.attribute_client = lambda *args: 1 / 0  # type: ignore[assignment,return-value]
+        assert addresses(await h.udp("allowed.example")) == ["192.0.2.10"]
+        assert h.nameserver.stats.callback_errors == 3
+
+    run_with(pki, scenario, decide_query=broken)
+
+
+@given(st.binary(max_size=300))
+@settings(max_examples=200, deadline=None)
+def test_any_bytes_get_a_parseable_reply_or_none(wire: bytes) -> None:
+    nameserver = Nameserver(
+        _NoUpstream(), decide, lambda *a: None, lambda r: None, NameMap(), []
+    )
+    endpoint = _endpoint()
+    reply = asyncio.run(nameserver.answer(wire, endpoint, endpoint))
+    if reply is not None:
+        assert dns.message.from_wire(reply).id == int.from_bytes(wire[:2], "big")
+
+
+class _NoUpstream:
+    async def resolve(self, query: dns.message.Message) -> dns.message.Message:
+        from netwarden.dns.upstream import UpstreamError
+
+        raise UpstreamError("no upstream in this test")
+
+
+def _endpoint():  # type: ignore[no-untyped-def]
+    from netwarden.dns.nameserver import Endpoint
+    from netwarden.network.packet import Protocol
+
+    return Endpoint(Protocol.UDP, ip_address("127.0.0.1"), 5353)
