@@ -88,6 +88,7 @@ class QueueStats:
     rejected_by_mark: int = 0
     overflows: int = 0
     unparsable: int = 0
+    decide_errors: int = 0
     verdict_errors: int = 0
 
 
