@@ -14,6 +14,8 @@ import time
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from netwarden.attribution.sock_diag import SocketDiag, SocketOwner
 from netwarden.network.packet import FlowKey, Protocol
@@ -150,3 +152,95 @@ def test_exact_lookup_is_fast(diag: SocketDiag, listener: socket.socket) -> None
     median_us = statistics.median(timings) * 1e6
     print(f"sock_diag exact TCP lookup median {median_us:.1f} us")
     assert median_us < 200  # tens of microseconds; generous for busy CI hosts
+
+
+def test_kernel_refusal_is_netlink_error(diag: SocketDiag) -> None:
+    import errno
+
+    from netwarden.attribution import sock_diag as wire
+    from netwarden.errors import NetlinkError
+
+    bad_bytecode = wire._NLATTR.pack(8, wire.INET_DIAG_REQ_BYTECODE) + b"\xff" * 4
+    flags = wire.NLM_F_REQUEST | wire.NLM_F_DUMP
+    with diag._lock:
+        sequence = diag._send(
+            Protocol.TCP,
+            socket.AF_INET,
+            flags,
+            bytes(16),
+            0,
+            bytes(16),
+            0,
+            bad_bytecode,
+        )
+        with pytest.raises(NetlinkError) as caught:
+            list(diag._replies(sequence))
+    assert caught.value.errno == errno.EINVAL
+    # The socket stays usable after a refused request.
+    assert (
+        diag.lookup(FlowKey(Protocol.TCP, ip("127.0.0.1"), 1, ip("127.0.0.1"), 2))
+        is None
+    )
+
+
+addresses = st.one_of(
+    st.integers(0, 2**32 - 1).map(ipaddress.IPv4Address),
+    st.integers(0, 2**128 - 1).map(ipaddress.IPv6Address),
+)
+
+
+@given(addresses)
+def test_address_words_round_trip(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+) -> None:
+    from netwarden.attribution.sock_diag import _packed
+
+    own_family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+    raw = _packed(address, own_family)
+    assert len(raw) == 16
+    parsed = ipaddress.ip_address(raw[:4] if address.version == 4 else raw)
+    assert parsed == address
+    if address.version == 4:
+        mapped = ipaddress.IPv6Address(_packed(address, socket.AF_INET6))
+        assert mapped.ipv4_mapped == address
+
+
+@given(
+    addresses,
+    st.integers(0, 65535),
+    st.integers(0, 2**32 - 1),
+    st.integers(0, 2**32 - 1),
+)
+def test_reply_parse_inverts_kernel_layout(
+    address: ipaddress.IPv4Address | ipaddress.IPv6Address,
+    port: int,
+    uid: int,
+    inode: int,
+) -> None:
+    from netwarden.attribution import sock_diag as wire
+
+    family = socket.AF_INET if address.version == 4 else socket.AF_INET6
+    local = wire._packed(address, family)
+    message = wire._DIAG_MSG.pack(
+        family,
+        1,
+        0,
+        0,
+        socket.htons(port),
+        socket.htons(80),
+        local,
+        bytes(16),
+        0,
+        0xFFFFFFFF,
+        0xFFFFFFFF,
+        0,
+        0,
+        0,
+        uid,
+        inode,
+    )
+    with SocketDiag() as parser:
+        parser._buffer[: len(message)] = message
+        reply = parser._parse(0)
+    assert (reply.family, reply.local_ip, reply.local_port) == (family, local, port)
+    assert reply.owner == SocketOwner(uid, inode)

@@ -52,6 +52,8 @@ class Attributor:
     None means: no socket (it closed, or the packet was forged or
     forwarded), a socket without inode (time-wait), or a holder that
     exited before it was read. The caller decides what such a flow gets.
+    Not thread-safe (nor is the inode index): one per packet thread, or
+    calls serialised by the caller.
     """
 
     def __init__(

@@ -10,7 +10,10 @@ Lookup order for a flow (each step only when the previous found nothing):
 
 1. exact request (``SOCK_DIAG_BY_FAMILY`` with the 4-tuple);
 2. for IPv4, the same request as AF_INET6 with IPv4-mapped addresses
-   (``::ffff:a.b.c.d``), for dual-stack sockets of AF_INET6;
+   (``::ffff:a.b.c.d``), for dual-stack sockets of AF_INET6. Kernel 6.18
+   already finds those in step 1 (a mapped TCP socket is hashed in the
+   IPv4 table, and the UDP lookup scores dual-stack sockets too); the
+   retry costs one round trip, only on a miss, and does not depend on it;
 3. for UDP, the remote side as wildcard (``0.0.0.0:0`` / ``[::]:0``);
 4. for UDP, a dump filtered by local port in the kernel, bounded in size,
    matched here on the local address.
