@@ -9,11 +9,12 @@ import pytest
 
 from netwarden.lab.pki import issue_server_cert, make_test_ca
 
-SERVER_NAME = "dns.test"
+SERVER_NAME = "dns.test"  # the name in the test DoT server certificate
 
 
 @dataclass(frozen=True)
 class TestPKI:
+    server_name: str
     ca_file: Path
     cert_pem: bytes
     key_pem: bytes
@@ -31,4 +32,6 @@ def pki(tmp_path_factory: pytest.TempPathFactory) -> TestPKI:
         paths, (ca.cert_pem, cert.cert_pem, cert.key_pem), strict=True
     ):
         path.write_bytes(pem)
-    return TestPKI(paths[0], cert.cert_pem, cert.key_pem, paths[1], paths[2])
+    return TestPKI(
+        SERVER_NAME, paths[0], cert.cert_pem, cert.key_pem, paths[1], paths[2]
+    )

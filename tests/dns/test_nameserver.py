@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 
 from netwarden.attribution.process import Process
 from netwarden.dns.name_map import NameMap
-from netwarden.dns.nameserver import Nameserver, QueryRecord
+from netwarden.dns.nameserver import Nameserver, NameserverError, QueryRecord
 from netwarden.dns.resolver_url import ResolverURL
 from netwarden.dns.testing import FakeUpstream, tls_server_context
 from netwarden.dns.upstream import Upstreams
@@ -80,6 +80,7 @@ async def serving(
     urls: Callable[[FakeUpstream], list[ResolverURL]] | None = None,
     decide_query: Callable[[str, Process | None], Decision] = decide,
     timeout: float = 2.0,
+    listen: tuple[tuple[str, int], ...] = (("127.0.0.1", 0),),
 ) -> AsyncIterator[Harness]:
     tls = tls_server_context(pki.cert_pem, pki.key_pem)
     async with FakeUpstream(RECORDS, tls=tls) as upstream:
@@ -92,7 +93,7 @@ async def serving(
             harness.attribute,
             harness.records.append,
             NameMap(),
-            [("127.0.0.1", 0)],
+            listen,
         )
         await harness.nameserver.start()
         try:
@@ -180,6 +181,40 @@ def test_blocked_names_answer_addresses_that_lead_nowhere(pki) -> None:  # type:
             CURL.pid, ip_address("0.0.0.17"), time.monotonic()
         )
         assert never is None
+
+    run_with(pki, scenario)
+
+
+def test_listens_on_ipv6_loopback_over_udp_and_tcp(pki) -> None:  # type: ignore[no-untyped-def]
+    if not socket.has_ipv6:
+        pytest.skip("no IPv6 in this Python")
+
+    async def scenario(h: Harness) -> None:
+        host, port = h.nameserver.addresses[1]
+        query = dns.message.make_query("allowed.example", "AAAA")
+        udp = await dns.asyncquery.udp(query, host, port=port, timeout=2)
+        tcp = await dns.asyncquery.tcp(query, host, port=port, timeout=2)
+        assert addresses(udp) == addresses(tcp) == ["2001:db8::10"]
+        assert [r.client.ip for r in h.records] == [ip_address("::1")] * 2
+        assert h.attributions[0][3:] == (ip_address("::1"), port)
+
+    listen = (("127.0.0.1", 0), ("::1", 0))
+    run_with(pki, scenario, listen=listen)
+
+
+def test_listening_on_a_taken_port_is_a_clear_error(pki) -> None:  # type: ignore[no-untyped-def]
+    async def scenario(h: Harness) -> None:
+        clash = Nameserver(
+            _NoUpstream(),
+            decide,
+            lambda *a: None,
+            lambda r: None,
+            NameMap(),
+            [("127.0.0.1", h.port)],
+        )
+        with pytest.raises(NameserverError, match="cannot listen"):
+            await clash.start()
+        assert addresses(await h.udp("allowed.example")) == ["192.0.2.10"]
 
     run_with(pki, scenario)
 

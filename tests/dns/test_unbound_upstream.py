@@ -1,0 +1,161 @@
+"""The nameserver against a real unbound serving DNS over TLS on loopback."""
+
+import asyncio
+import signal
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from ipaddress import ip_address
+from pathlib import Path
+from typing import Any
+
+import dns.asyncquery
+import dns.exception
+import dns.message
+import dns.query
+import pytest
+from support import require_command
+
+from netwarden.dns.name_map import NameMap
+from netwarden.dns.nameserver import Nameserver, QueryRecord
+from netwarden.dns.resolver_url import parse_resolver_url
+from netwarden.dns.upstream import Upstreams
+from netwarden.network.connection import Decision, Reason, Verdict
+
+CATCH_ALL_V4 = "203.0.113.80"
+CATCH_ALL_V6 = "2001:db8::80"
+
+UNBOUND_CONF = """\
+server:
+    verbosity: 1
+    interface: 127.0.0.1@{port}
+    tls-port: {port}
+    tls-service-key: "{key}"
+    tls-service-pem: "{cert}"
+    do-daemonize: no
+    chroot: ""
+    username: ""
+    directory: "{directory}"
+    pidfile: "{directory}/unbound.pid"
+    use-syslog: no
+    logfile: ""
+    num-threads: 1
+    module-config: "iterator"
+    local-zone: "." redirect
+    local-data: ". A {v4}"
+    local-data: ". AAAA {v6}"
+remote-control:
+    control-enable: no
+"""
+
+
+def free_tcp_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_answering(port: int, pki: Any, process: subprocess.Popen[bytes]) -> None:
+    context = ssl.create_default_context(cafile=pki.ca_file)
+    deadline = time.monotonic() + 10
+    for _ in range(100):
+        if process.poll() is not None or time.monotonic() > deadline:
+            break
+        try:
+            query = dns.message.make_query("ready.example", "A")
+            dns.query.tls(
+                query,
+                "127.0.0.1",
+                timeout=0.5,
+                port=port,
+                ssl_context=context,
+                server_hostname=pki.server_name,
+            )
+            return
+        except (OSError, dns.exception.DNSException):
+            time.sleep(0.1)
+    output = b""
+    if process.poll() is not None and process.stderr is not None:
+        output = process.stderr.read()
+    pytest.fail(
+        f"unbound did not answer over DoT on {port}: {output.decode(errors='replace')}"
+    )
+
+
+@pytest.fixture
+def unbound(pki, tmp_path: Path) -> Iterator[int]:  # type: ignore[no-untyped-def]
+    require_command("unbound")
+    port = free_tcp_port()
+    config = tmp_path / "unbound.conf"
+    config.write_text(
+        UNBOUND_CONF.format(
+            port=port,
+            key=pki.key_file,
+            cert=pki.cert_file,
+            directory=tmp_path,
+            v4=CATCH_ALL_V4,
+            v6=CATCH_ALL_V6,
+        )
+    )
+    process = subprocess.Popen(
+        ["unbound", "-d", "-c", str(config)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        wait_until_answering(port, pki, process)
+        yield port
+    finally:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+def test_queries_are_answered_through_real_unbound_over_dot(pki, unbound: int) -> None:  # type: ignore[no-untyped-def]
+    url = parse_resolver_url(
+        f"dot://127.0.0.1:{unbound}?verify={pki.server_name}&name=lab"
+    )
+    records: list[QueryRecord] = []
+
+    def decide(domain: str, process: object) -> Decision:
+        verdict = Verdict.BLOCK if domain == "tracker.example" else Verdict.ACCEPT
+        return Decision(verdict, Reason("test"))
+
+    async def scenario() -> list[str]:
+        nameserver = Nameserver(
+            Upstreams([url], pki.ca_file, timeout=3),
+            decide,
+            lambda *args: None,
+            records.append,
+            NameMap(),
+            [("127.0.0.1", 0)],
+        )
+        await nameserver.start()
+        try:
+            port = nameserver.addresses[0][1]
+            found = []
+            for name, rdtype in [
+                ("www.debian.org", "A"),
+                ("www.debian.org", "AAAA"),
+                ("tracker.example", "A"),
+            ]:
+                query = dns.message.make_query(name, rdtype)
+                response = await dns.asyncquery.udp(
+                    query, "127.0.0.1", port=port, timeout=5
+                )
+                found += [rdata.address for rrset in response.answer for rdata in rrset]
+            lookup = nameserver.name_map.lookup(
+                None, ip_address(CATCH_ALL_V4), time.monotonic()
+            )
+            assert lookup == "www.debian.org"
+            return found
+        finally:
+            await nameserver.stop()
+
+    assert asyncio.run(scenario()) == [CATCH_ALL_V4, CATCH_ALL_V6, "0.0.0.17"]
+    assert [r.rcode for r in records] == ["NOERROR"] * 3
