@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import enum
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from netwarden.errors import ConfigError
 from netwarden.network.packet import IPAddress
@@ -79,15 +79,20 @@ class PortRange:
 
 @dataclass(frozen=True, slots=True)
 class EndpointRule:
-    """A parsed rule; ``source`` and ``line`` say where it was written."""
+    """A parsed rule; ``source`` and ``line`` say where it was written.
+
+    Where a rule was written is not part of what it says: two rules that
+    render the same compare equal, so an exported and re-imported rule set
+    equals the original.
+    """
 
     action: Action
     entity: Entity
     protocol: ProtocolMatch | None = None
     ports: PortRange | None = None
     comment: str = ""
-    source: str = ""
-    line: int = 0
+    source: str = field(default="", compare=False)
+    line: int = field(default=0, compare=False)
 
     @classmethod
     def parse(cls, text: str, *, source: str = "", line: int = 0) -> EndpointRule:
