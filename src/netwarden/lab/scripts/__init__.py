@@ -1,0 +1,1 @@
+"""Small programs the lab's demo and tests run inside the device namespace."""
