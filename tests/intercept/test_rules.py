@@ -11,6 +11,7 @@ GOLDEN_IPV4 = """\
 :NETWARDEN-OUTPUT - [0:0]
 -A NETWARDEN-OUTPUT -p udp --dport 53 -j RETURN
 -A NETWARDEN-OUTPUT -p tcp --dport 53 -j RETURN
+-A NETWARDEN-OUTPUT -m conntrack --ctdir REPLY -j RETURN
 -A NETWARDEN-OUTPUT -m connmark ! --mark 0x0/0xff0000 -j RETURN
 -A NETWARDEN-OUTPUT -p tcp -j NFQUEUE --queue-num 17 --queue-bypass
 -A NETWARDEN-OUTPUT -p udp -j NFQUEUE --queue-num 17 --queue-bypass
@@ -27,6 +28,7 @@ COMMIT
 :NETWARDEN-VERDICT - [0:0]
 -A NETWARDEN-VERDICT -m mark ! --mark 0x0/0xff0000 -j CONNMARK --save-mark \
 --nfmask 0xff0000 --ctmask 0xff0000
+-A NETWARDEN-VERDICT -m conntrack --ctdir REPLY -j RETURN
 -A NETWARDEN-VERDICT -p tcp -m connmark --mark 0x20000/0xff0000 -j REJECT \
 --reject-with tcp-reset
 -A NETWARDEN-VERDICT -m connmark --mark 0x20000/0xff0000 -j REJECT \
@@ -80,7 +82,8 @@ def test_verdict_chain_saves_the_mark_before_judging_it() -> None:
         if line.startswith("-A NETWARDEN-VERDICT")
     ]
     assert "CONNMARK --save-mark" in lines[0]
-    assert all("connmark --mark" in line for line in lines[1:])
+    assert "--ctdir REPLY -j RETURN" in lines[1]
+    assert all("connmark --mark" in line for line in lines[2:])
 
 
 def test_removal_deletes_only_ours_even_after_a_crash() -> None:

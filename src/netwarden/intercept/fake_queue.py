@@ -36,7 +36,10 @@ class FakeQueue:
         """Queue ``payload`` as the kernel would; returns its packet id."""
         packet_id = self._next_id
         self._next_id += 1
-        self._waiting.append(QueuedPacket(packet_id, 0x0800, 3, mark, payload))
+        version = payload[0] >> 4 if payload else 0
+        hw_protocol = 0x86DD if version == 6 else 0x0800  # EtherType of the family
+        hook = 3  # NF_INET_LOCAL_OUT
+        self._waiting.append(QueuedPacket(packet_id, hw_protocol, hook, mark, payload))
         self._writer.send(b"\0")
         return packet_id
 

@@ -7,9 +7,13 @@ chain of its table, and touches no other rule:
 ``NETWARDEN-OUTPUT`` (mangle)
     Queues the packets of undecided TCP and UDP connections. DNS is not
     queued: it is redirected to our nameserver, which decides per query.
-    A connection whose connmark carries our bits is decided and stays in
-    the kernel. ``--queue-bypass`` lets packets through while no program
-    is bound to the queue (the daemon is stopped or crashed: fail-open).
+    Packets in the reply direction are not queued either: they answer a
+    connection that was not ours to decide here (an inbound one, or a DNS
+    query redirected before it could be queued, whose answers would
+    otherwise reach Python one by one). A connection whose connmark
+    carries our bits is decided and stays in the kernel.
+    ``--queue-bypass`` lets packets through while no program is bound to
+    the queue (the daemon is stopped or crashed: fail-open).
 ``NETWARDEN-DNS`` (nat)
     Redirects every port-53 query, whatever server it was sent to, to our
     nameserver on loopback. Packets that already carry ``MARK_ACCEPT`` (the
@@ -21,6 +25,10 @@ chain of its table, and touches no other rule:
     a later table than the queue: an accepted NFQUEUE verdict ends the
     mangle table for that packet. Saving first means the very first packet
     of a blocked connection is already rejected here.
+    Packets in the reply direction pass: the TCP reset or ICMP error that
+    REJECT sends back to the local socket is attached to the very
+    connection it rejects (``nf_ct_attach``), and would be dropped by the
+    connmark rules otherwise, leaving the program to time out.
 
 A rejected or dropped first packet never confirms its conntrack entry, so
 the connmark of a blocked connection is lost and its next attempt is
@@ -84,6 +92,7 @@ def _queue_rules(plan: InterceptPlan) -> list[str]:
     return [
         f"-A {QUEUE_CHAIN} -p udp --dport 53 -j RETURN",
         f"-A {QUEUE_CHAIN} -p tcp --dport 53 -j RETURN",
+        f"-A {QUEUE_CHAIN} -m conntrack --ctdir REPLY -j RETURN",
         f"-A {QUEUE_CHAIN} -m connmark ! --mark {_mark(0)} -j RETURN",
         f"-A {QUEUE_CHAIN} -p tcp {queue}",
         f"-A {QUEUE_CHAIN} -p udp {queue}",
@@ -105,6 +114,7 @@ def _verdict_rules(family: Family) -> list[str]:
     unreachable = f"--reject-with {family.port_unreachable}"
     return [
         f"-A {VERDICT_CHAIN} -m mark ! --mark {_mark(0)} -j CONNMARK {save}",
+        f"-A {VERDICT_CHAIN} -m conntrack --ctdir REPLY -j RETURN",
         f"-A {VERDICT_CHAIN} -p tcp {blocked} -j REJECT --reject-with tcp-reset",
         f"-A {VERDICT_CHAIN} {blocked} -j REJECT {unreachable}",
         f"-A {VERDICT_CHAIN} -m connmark --mark {_mark(MARK_DROP)} -j DROP",
