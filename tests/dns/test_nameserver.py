@@ -75,7 +75,7 @@ class Harness:
 
 @contextlib.asynccontextmanager
 async def serving(
-    pki,  # type: ignore[no-untyped-def]
+    pki,
     *,
     urls: Callable[[FakeUpstream], list[ResolverURL]] | None = None,
     decide_query: Callable[[str, Process | None], Decision] = decide,
@@ -102,7 +102,7 @@ async def serving(
             await harness.nameserver.stop()
 
 
-def run_with(pki, scenario, **options) -> None:  # type: ignore[no-untyped-def]
+def run_with(pki, scenario, **options) -> None:
     async def main() -> None:
         async with serving(pki, **options) as harness:
             await scenario(harness)
@@ -119,7 +119,7 @@ def addresses(response: dns.message.Message) -> list[str]:
     ]
 
 
-def test_allowed_name_is_resolved_over_dot_and_remembered(pki) -> None:  # type: ignore[no-untyped-def]
+def test_allowed_name_is_resolved_over_dot_and_remembered(pki) -> None:
     async def scenario(h: Harness) -> None:
         response = await h.udp("Allowed.Example")
         assert addresses(response) == ["192.0.2.10"]
@@ -154,7 +154,7 @@ def test_allowed_name_is_resolved_over_dot_and_remembered(pki) -> None:  # type:
     run_with(pki, scenario)
 
 
-def test_cname_chain_maps_final_ip_to_the_queried_name(pki) -> None:  # type: ignore[no-untyped-def]
+def test_cname_chain_maps_final_ip_to_the_queried_name(pki) -> None:
     async def scenario(h: Harness) -> None:
         response = await h.udp("www.shop.example")
         assert addresses(response) == ["198.51.100.7"]
@@ -167,7 +167,7 @@ def test_cname_chain_maps_final_ip_to_the_queried_name(pki) -> None:  # type: ig
     run_with(pki, scenario)
 
 
-def test_blocked_names_answer_addresses_that_lead_nowhere(pki) -> None:  # type: ignore[no-untyped-def]
+def test_blocked_names_answer_addresses_that_lead_nowhere(pki) -> None:
     async def scenario(h: Harness) -> None:
         assert addresses(await h.udp("tracker.example", "A")) == ["0.0.0.17"]
         assert addresses(await h.udp("tracker.example", "AAAA")) == ["::17"]
@@ -185,7 +185,7 @@ def test_blocked_names_answer_addresses_that_lead_nowhere(pki) -> None:  # type:
     run_with(pki, scenario)
 
 
-def test_listens_on_ipv6_loopback_over_udp_and_tcp(pki) -> None:  # type: ignore[no-untyped-def]
+def test_listens_on_ipv6_loopback_over_udp_and_tcp(pki) -> None:
     if not socket.has_ipv6:
         pytest.skip("no IPv6 in this Python")
 
@@ -202,7 +202,7 @@ def test_listens_on_ipv6_loopback_over_udp_and_tcp(pki) -> None:  # type: ignore
     run_with(pki, scenario, listen=listen)
 
 
-def test_listening_on_a_taken_port_is_a_clear_error(pki) -> None:  # type: ignore[no-untyped-def]
+def test_listening_on_a_taken_port_is_a_clear_error(pki) -> None:
     async def scenario(h: Harness) -> None:
         clash = Nameserver(
             _NoUpstream(),
@@ -219,7 +219,7 @@ def test_listening_on_a_taken_port_is_a_clear_error(pki) -> None:  # type: ignor
     run_with(pki, scenario)
 
 
-def test_dropped_query_gets_no_answer(pki) -> None:  # type: ignore[no-untyped-def]
+def test_dropped_query_gets_no_answer(pki) -> None:
     async def scenario(h: Harness) -> None:
         query = dns.message.make_query("drop.example", "A")
         with pytest.raises(dns.exception.Timeout):
@@ -230,7 +230,7 @@ def test_dropped_query_gets_no_answer(pki) -> None:  # type: ignore[no-untyped-d
     run_with(pki, scenario)
 
 
-def test_malformed_messages_are_counted_and_the_server_keeps_serving(pki) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_messages_are_counted_and_the_server_keeps_serving(pki) -> None:
     async def scenario(h: Harness) -> None:
         loop = asyncio.get_running_loop()
         with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
@@ -249,7 +249,7 @@ def test_malformed_messages_are_counted_and_the_server_keeps_serving(pki) -> Non
     run_with(pki, scenario)
 
 
-def test_other_classes_and_opcodes_are_refused(pki) -> None:  # type: ignore[no-untyped-def]
+def test_other_classes_and_opcodes_are_refused(pki) -> None:
     async def scenario(h: Harness) -> None:
         chaos = dns.message.make_query("version.bind", "TXT", rdclass=dns.rdataclass.CH)
         response = await dns.asyncquery.udp(chaos, "127.0.0.1", port=h.port, timeout=2)
@@ -263,7 +263,7 @@ def test_other_classes_and_opcodes_are_refused(pki) -> None:  # type: ignore[no-
     run_with(pki, scenario)
 
 
-def test_tcp_serves_several_pipelined_queries_on_one_connection(pki) -> None:  # type: ignore[no-untyped-def]
+def test_tcp_serves_several_pipelined_queries_on_one_connection(pki) -> None:
     async def scenario(h: Harness) -> None:
         reader, writer = await asyncio.open_connection("127.0.0.1", h.port)
         names = ["allowed.example", "tracker.example", "www.shop.example"]
@@ -289,7 +289,7 @@ def test_tcp_serves_several_pipelined_queries_on_one_connection(pki) -> None:  #
     run_with(pki, scenario)
 
 
-def test_wrong_verify_name_gives_servfail(pki) -> None:  # type: ignore[no-untyped-def]
+def test_wrong_verify_name_gives_servfail(pki) -> None:
     async def scenario(h: Harness) -> None:
         response = await h.udp("allowed.example")
         assert response.rcode() == dns.rcode.SERVFAIL
@@ -299,7 +299,7 @@ def test_wrong_verify_name_gives_servfail(pki) -> None:  # type: ignore[no-untyp
     run_with(pki, scenario, urls=lambda up: [up.url("dot", "evil.test")])
 
 
-def test_upstream_down_gives_servfail_within_the_timeout(pki) -> None:  # type: ignore[no-untyped-def]
+def test_upstream_down_gives_servfail_within_the_timeout(pki) -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as blackhole:
         blackhole.bind(("127.0.0.1", 0))  # bound, never answers
         url = ResolverURL("dns", ip_address("127.0.0.1"), blackhole.getsockname()[1])
@@ -313,7 +313,7 @@ def test_upstream_down_gives_servfail_within_the_timeout(pki) -> None:  # type: 
         run_with(pki, scenario, urls=lambda up: [url], timeout=0.5)
 
 
-def test_failover_to_the_second_upstream(pki) -> None:  # type: ignore[no-untyped-def]
+def test_failover_to_the_second_upstream(pki) -> None:
     with socket.socket() as closed:
         closed.bind(("127.0.0.1", 0))  # bound, not listening: refused
         dead = ResolverURL(
@@ -329,7 +329,7 @@ def test_failover_to_the_second_upstream(pki) -> None:  # type: ignore[no-untype
 
 def test_a_failing_decider_gives_servfail_and_a_failing_recorder_is_contained(
     pki,
-) -> None:  # type: ignore[no-untyped-def]
+) -> None:
     def broken(domain: str, process: Process | None) -> Decision:
         raise KeyError(domain)
 
@@ -363,7 +363,7 @@ class _NoUpstream:
         raise UpstreamError("no upstream in this test")
 
 
-def _endpoint():  # type: ignore[no-untyped-def]
+def _endpoint():
     from netwarden.dns.nameserver import Endpoint
     from netwarden.network.packet import Protocol
 

@@ -85,7 +85,7 @@ def wait_until_answering(port: int, pki: Any, process: subprocess.Popen[bytes]) 
 
 
 @pytest.fixture
-def unbound(pki, tmp_path: Path) -> Iterator[int]:  # type: ignore[no-untyped-def]
+def unbound(pki, tmp_path: Path) -> Iterator[int]:
     require_command("unbound")
     port = free_tcp_port()
     config = tmp_path / "unbound.conf"
@@ -116,7 +116,7 @@ def unbound(pki, tmp_path: Path) -> Iterator[int]:  # type: ignore[no-untyped-de
             process.wait(timeout=5)
 
 
-def test_queries_are_answered_through_real_unbound_over_dot(pki, unbound: int) -> None:  # type: ignore[no-untyped-def]
+def test_queries_are_answered_through_real_unbound_over_dot(pki, unbound: int) -> None:
     url = parse_resolver_url(
         f"dot://127.0.0.1:{unbound}?verify={pki.server_name}&name=lab"
     )

@@ -45,7 +45,7 @@ def addresses(response: dns.message.Message) -> list[str]:
     return [rdata.address for rrset in response.answer for rdata in rrset]
 
 
-def test_dot_checks_the_verify_name_against_the_certificate(pki) -> None:  # type: ignore[no-untyped-def]
+def test_dot_checks_the_verify_name_against_the_certificate(pki) -> None:
     tls = tls_server_context(pki.cert_pem, pki.key_pem)
 
     async def scenario(upstream: FakeUpstream) -> None:

@@ -26,7 +26,7 @@ def test_server_certificate_names_addresses_and_chains_to_the_ca() -> None:
     assert b"PRIVATE KEY" in key_pem
 
 
-def test_python_tls_trusts_the_ca_and_checks_the_name(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_python_tls_trusts_the_ca_and_checks_the_name(tmp_path) -> None:
     ca = make_test_ca("netwarden lab CA")
     server = issue_server_cert(ca, ["dns.lab.test"])
     (tmp_path / "ca.pem").write_bytes(ca.cert_pem)
