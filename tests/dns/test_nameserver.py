@@ -146,10 +146,14 @@ def test_allowed_name_is_resolved_over_dot_and_remembered(pki) -> None:
                 h.port,
             )
         ]
+        assert record.server == (17, ip_address("127.0.0.1"), h.port)
+        assert record.flow.remote_port == h.port
+        assert record.flow.local_port == record.client.port
+        assert h.nameserver.stats_dict()["queries"] == 1
         name_map = h.nameserver.name_map
-        assert name_map.lookup(
-            CURL.pid, ip_address("192.0.2.10"), time.monotonic()
-        ) == ("allowed.example")
+        assert name_map.lookup(CURL.pid, ip_address("192.0.2.10"), time.time()) == (
+            "allowed.example"
+        )
 
     run_with(pki, scenario)
 
@@ -160,7 +164,7 @@ def test_cname_chain_maps_final_ip_to_the_queried_name(pki) -> None:
         assert addresses(response) == ["198.51.100.7"]
         assert h.records[0].cnames == ("shop.cdn.example",)
         lookup = h.nameserver.name_map.lookup(
-            999, ip_address("198.51.100.7"), time.monotonic()
+            999, ip_address("198.51.100.7"), time.time()
         )
         assert lookup == "www.shop.example"
 
@@ -178,7 +182,7 @@ def test_blocked_names_answer_addresses_that_lead_nowhere(pki) -> None:
         assert [r.decision.reason for r in h.records] == [LIST_REASON] * 3
         assert h.nameserver.stats.blocked == 3
         never = h.nameserver.name_map.lookup(
-            CURL.pid, ip_address("0.0.0.17"), time.monotonic()
+            CURL.pid, ip_address("0.0.0.17"), time.time()
         )
         assert never is None
 
@@ -215,6 +219,18 @@ def test_listening_on_a_taken_port_is_a_clear_error(pki) -> None:
         with pytest.raises(NameserverError, match="cannot listen"):
             await clash.start()
         assert addresses(await h.udp("allowed.example")) == ["192.0.2.10"]
+
+    run_with(pki, scenario)
+
+
+def test_the_injected_clock_times_records_and_name_map_entries(pki) -> None:
+    async def scenario(h: Harness) -> None:
+        h.nameserver.clock = lambda: 1000.0
+        await h.udp("allowed.example")
+        assert h.records[0].started == 1000.0
+        name_map = h.nameserver.name_map
+        assert name_map.lookup(CURL.pid, ip_address("192.0.2.10"), 1000.0 + 299)
+        assert not name_map.lookup(CURL.pid, ip_address("192.0.2.10"), 1000.0 + 300)
 
     run_with(pki, scenario)
 

@@ -22,10 +22,10 @@ query bytes into answer bytes.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Protocol
 
 import dns.entropy
@@ -43,7 +43,7 @@ from netwarden.dns.listeners import Endpoint, Listeners, NameserverError
 from netwarden.dns.name_map import NameMap
 from netwarden.dns.upstream import UpstreamError
 from netwarden.network.connection import Decision, Verdict
-from netwarden.network.packet import IPAddress
+from netwarden.network.packet import FlowKey, IPAddress
 from netwarden.network.packet import Protocol as IPProtocol
 
 __all__ = [
@@ -68,19 +68,21 @@ AttributeClient = Callable[[int, IPAddress, int, IPAddress, int], Process | None
 OnQuery = Callable[["QueryRecord"], None]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True, slots=True)
 class QueryRecord:
     """One query the nameserver handled, as the connection table wants it.
 
-    ``domain`` is lowercase without the trailing dot; ``cnames`` is the
-    CNAME chain the answer led through, in order; ``rcode`` is the answer's
-    rcode as text, None when no answer was sent (DROP); ``started`` is wall
-    clock (``time.time()``) and ``duration`` seconds until the answer.
+    ``domain`` is lowercase without the trailing dot; ``server`` is the
+    nameserver's own address the query reached; ``cnames`` is the CNAME
+    chain the answer led through, in order; ``rcode`` is the answer's rcode
+    as text, None when no answer was sent (DROP); ``started`` is read from
+    the nameserver's clock and ``duration`` is seconds until the answer.
     """
 
     domain: str
     qtype: str
     client: Endpoint
+    server: Endpoint
     process: Process | None
     decision: Decision
     answer_ips: tuple[IPAddress, ...]
@@ -89,8 +91,19 @@ class QueryRecord:
     started: float
     duration: float
 
+    @property
+    def flow(self) -> FlowKey:
+        """The query as a flow from the client to the nameserver."""
+        return FlowKey(
+            self.client.protocol,
+            self.client.ip,
+            self.client.port,
+            self.server.ip,
+            self.server.port,
+        )
 
-@dataclass(slots=True)
+
+@dataclasses.dataclass(slots=True)
 class NameserverStats:
     queries: int = 0  # messages received, malformed ones included
     blocked: int = 0
@@ -105,8 +118,8 @@ class NameserverStats:
 class Nameserver:
     """Answers DNS on UDP and TCP at each ``listen`` address.
 
-    ``name_map`` times are ``time.monotonic()`` seconds; look addresses up
-    with the same clock.
+    ``clock`` gives the ``now`` of :meth:`NameMap.remember` and the
+    ``started`` of each record; look addresses up with the same clock.
     """
 
     def __init__(
@@ -117,8 +130,11 @@ class Nameserver:
         on_query: OnQuery,
         name_map: NameMap,
         listen: Sequence[tuple[str, int]],
+        *,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         self.upstreams = upstreams
+        self.clock = clock
         self.decide_query = decide_query
         self.attribute_client = attribute_client
         self.on_query = on_query
@@ -130,6 +146,9 @@ class Nameserver:
     def addresses(self) -> list[tuple[str, int]]:
         """The (host, port) pairs bound, with port 0 replaced by the real one."""
         return self.listeners.addresses
+
+    def stats_dict(self) -> dict[str, int]:
+        return dataclasses.asdict(self.stats)
 
     async def start(self) -> None:
         await self.listeners.start()
@@ -178,7 +197,7 @@ class Nameserver:
     async def _answer_query(
         self, query: dns.message.Message, client: Endpoint, server: Endpoint
     ) -> dns.message.Message | None:
-        started, clock_start = time.time(), time.monotonic()
+        started, clock_start = self.clock(), time.monotonic()
         question = query.question[0]
         domain = answers.domain_text(question.name)
         process = self._attribute(client, server)
@@ -191,6 +210,7 @@ class Nameserver:
             domain=domain,
             qtype=dns.rdatatype.to_text(question.rdtype),
             client=client,
+            server=server,
             process=process,
             decision=decision,
             answer_ips=found.ips,
@@ -218,7 +238,7 @@ class Nameserver:
         if found.ips:
             domain = answers.domain_text(query.question[0].name)
             pid = None if process is None else process.pid
-            self.name_map.remember(pid, domain, found.ips, found.ttl, time.monotonic())
+            self.name_map.remember(pid, domain, found.ips, found.ttl, self.clock())
         return response, found
 
     async def _forward(self, query: dns.message.Message) -> dns.message.Message:
