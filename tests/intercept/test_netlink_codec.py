@@ -1,3 +1,4 @@
+import errno
 import struct
 
 import pytest
@@ -118,3 +119,35 @@ def test_bind_config_clears_fail_open_and_asks_for_gso() -> None:
 def test_queue_number_out_of_range_is_refused() -> None:
     with pytest.raises(ValueError, match="70000"):
         nfq.NfQueue(70000)
+
+
+class OverflowingSocket:
+    """Raises ENOBUFS once, then yields one datagram, then nothing."""
+
+    def __init__(self, datagram: bytes) -> None:
+        self.events: list[object] = [
+            OSError(errno.ENOBUFS, "No buffer space"),
+            datagram,
+        ]
+
+    def recv(self, size: int) -> bytes:
+        if not self.events:
+            raise BlockingIOError
+        event = self.events.pop(0)
+        if isinstance(event, OSError):
+            raise event
+        assert isinstance(event, bytes)
+        return event
+
+
+def test_overflow_is_counted_and_reading_goes_on() -> None:
+    body = kernel_packet_body(42, None, b"\x45")
+    datagram = nl.encode_message(
+        (nfq.NFNL_SUBSYS_QUEUE << 8) | nfq.NFQNL_MSG_PACKET, 0, 0, body
+    )
+    queue = object.__new__(nfq.NfQueue)  # no kernel: only the reading half
+    queue.queue_num, queue.stats, queue._pending = 3, nfq.QueueStats(), []
+    queue._socket = OverflowingSocket(datagram)  # type: ignore[assignment]
+    packets = queue.receive()
+    assert [packet.packet_id for packet in packets] == [42]
+    assert (queue.stats.overflows, queue.stats.received) == (1, 1)

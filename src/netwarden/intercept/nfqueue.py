@@ -41,6 +41,7 @@ from netwarden.intercept import netlink as nl
 log = logging.getLogger(__name__)
 
 NETLINK_NETFILTER = 12
+SO_RCVBUFFORCE = 33  # asm-generic/socket.h; not exported by the socket module
 NFNL_SUBSYS_QUEUE = 3
 NFQNL_MSG_PACKET = 0
 NFQNL_MSG_VERDICT = 1
@@ -187,7 +188,12 @@ class NfQueue:
         )
 
     def _open(self, copy_range: int, max_len: int) -> None:
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
+        try:
+            # SO_RCVBUFFORCE passes net.core.rmem_max, which is often only
+            # 208 KiB; it needs CAP_NET_ADMIN, which binding needs anyway.
+            self._socket.setsockopt(socket.SOL_SOCKET, SO_RCVBUFFORCE, RECEIVE_BUFFER)
+        except PermissionError:
+            self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, RECEIVE_BUFFER)
         self._socket.bind((0, 0))
         self._socket.setblocking(False)
         self._request(encode_bind_config(self.queue_num, copy_range, max_len), "bind")
@@ -202,7 +208,11 @@ class NfQueue:
             datagram = self._receive_datagram()
             if datagram is None:
                 break
-            packets.extend(self._packets_of(datagram))
+            try:
+                packets.extend(self._packets_of(datagram))
+            except NetlinkError as err:
+                # Keep the packets already read: each must get its verdict.
+                log.error("queue %s: unreadable message: %s", self.queue_num, err)
         self.stats.received += len(packets)
         return packets
 
