@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from netwarden.lab import plan, processes
+from netwarden.lab import processes
 from netwarden.lab.demo import run_demo
 from netwarden.lab.lab import DEFAULT_LAB_DIR, Lab
 from netwarden.lab.namespaces import namespace_exists
@@ -97,5 +97,5 @@ def status(args: argparse.Namespace) -> int:
     answers = daemon_answers(lab.api_socket)
     print(f"daemon API {lab.api_socket}: {'answers' if answers else 'no answer'}")
     is_up = lab.is_up()
-    print(f"lab is {'up' if is_up else 'down'} (prefix {plan.DEFAULT_PREFIX})")
+    print(f"lab is {'up' if is_up else 'down'}")
     return 0 if is_up else 1

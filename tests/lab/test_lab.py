@@ -1,0 +1,240 @@
+"""The lab itself, without the daemon: real namespaces, unbound, web server.
+
+Needs root (skips without it, fails under CI=true). Each lab gets its own
+``nwt-<pid>-...`` namespaces and a directory under the test's tmp path, so
+these tests never touch a lab that is running for the demo.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+from collections.abc import Iterator
+from itertools import count
+from pathlib import Path
+
+import pytest
+from support import require_command, require_root
+
+from netwarden.errors import LabError
+from netwarden.lab import plan, processes
+from netwarden.lab.lab import Lab
+from netwarden.lab.namespaces import NETNS_ETC_DIR
+
+pytestmark = pytest.mark.lab
+
+_labs = count()
+
+
+def _require_lab_tools() -> None:
+    require_root()
+    for command in ("unbound", "dig", "kdig", "curl"):
+        require_command(command)
+
+
+def _new_lab(tmp_path: Path, **options: object) -> Lab:
+    prefix = f"nwt-{os.getpid()}-{next(_labs)}"
+    return Lab(tmp_path / "lab", prefix=prefix, start_daemon=False, **options)  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Lab]:
+    _require_lab_tools()
+    lab = _new_lab(tmp_path_factory.mktemp("lab"))
+    try:
+        lab.up()
+        yield lab
+    finally:
+        lab.down()
+
+
+def _output(lab: Lab, *argv: str) -> str:
+    result = lab.run(argv, timeout=20)
+    assert result.returncode == 0, result.stderr
+    return result.stdout.strip()
+
+
+def _dig(lab: Lab, server: str, name: str, rtype: str = "A") -> list[str]:
+    answer = _output(
+        lab, "dig", "+short", "+time=2", "+tries=1", f"@{server}", name, rtype
+    )
+    return answer.splitlines()
+
+
+def _kdig_tls(
+    lab: Lab, server: str, name: str, tls_name: str = "dns.lab.test"
+) -> list[str]:
+    return _output(
+        lab,
+        "kdig",
+        "+short",
+        "+time=2",
+        "+retry=0",
+        f"@{server}",
+        "+tls",
+        f"+tls-ca={lab.ca_file}",
+        f"+tls-hostname={tls_name}",
+        name,
+    ).splitlines()
+
+
+@pytest.mark.parametrize("server", [plan.RESOLVER_V4, plan.RESOLVER_V6])
+def test_every_name_answers_with_the_web_server(lab: Lab, server: str) -> None:
+    assert _dig(lab, server, "www.example.com") == [plan.WEB_V4]
+    assert _dig(lab, server, "tracker.example.net", "AAAA") == [plan.WEB_V6]
+    assert _dig(lab, server, "anything.lab.test") == [plan.WEB_V4]
+
+
+def test_fixed_names(lab: Lab) -> None:
+    assert _dig(lab, plan.RESOLVER_V4, "lan.lab.test") == [plan.LAN_HOST_V4]
+    assert _dig(lab, plan.RESOLVER_V4, "private.lab.test") == [plan.PRIVATE_ANSWER_V4]
+    assert _dig(lab, plan.RESOLVER_V4, "cname.lab.test") == [
+        "alias.lab.test.",
+        "target.lab.test.",
+        plan.CNAME_TARGET_V4,
+    ]
+
+
+@pytest.mark.parametrize("server", [plan.RESOLVER_V4, plan.RESOLVER_V6])
+def test_dot_with_the_lab_ca(lab: Lab, server: str) -> None:
+    assert _kdig_tls(lab, server, "www.example.com") == [plan.WEB_V4]
+    assert _kdig_tls(lab, server, "cname.lab.test")[-1] == plan.CNAME_TARGET_V4
+
+
+def test_dot_certificate_is_checked(lab: Lab) -> None:
+    with pytest.raises(AssertionError):
+        _kdig_tls(lab, plan.RESOLVER_V4, "www.example.com", tls_name="wrong.lab.test")
+
+
+@pytest.mark.parametrize("family", ["-4", "-6"])
+def test_web_server_names_the_host(lab: Lab, family: str) -> None:
+    body = _output(
+        lab, "curl", "-sS", family, "--max-time", "5", "http://www.example.com/"
+    )
+    assert body == "netwarden lab web server: host=www.example.com"
+
+
+def test_lan_host_and_cname_target_serve_too(lab: Lab) -> None:
+    for name in ("lan.lab.test", "cname.lab.test"):
+        body = _output(lab, "curl", "-sS", "--max-time", "5", f"http://{name}/")
+        assert body == f"netwarden lab web server: host={name}"
+
+
+def test_nothing_listens_on_the_foreign_resolver(lab: Lab) -> None:
+    argv = ("dig", "+time=1", "+tries=1", f"@{plan.FOREIGN_RESOLVER_V4}", "example.org")
+    assert lab.run(argv, timeout=20).returncode != 0
+
+
+def test_device_resolv_conf_names_the_lab_resolver(lab: Lab) -> None:
+    assert _output(lab, "cat", "/etc/resolv.conf").endswith(
+        f"nameserver {plan.RESOLVER_V4}"
+    )
+
+
+def test_exec_passes_the_exit_code_through(lab: Lab) -> None:
+    assert lab.exec(["sh", "-c", "exit 7"]) == 7
+    assert lab.exec(["true"]) == 0
+
+
+def test_no_veth_end_in_the_host_namespace(lab: Lab) -> None:
+    links = subprocess.run(["ip", "-o", "link", "show"], capture_output=True, text=True)
+    names = {
+        line.split(":")[1].strip().split("@")[0] for line in links.stdout.splitlines()
+    }
+    assert not names & {plan.DEVICE_UPLINK, plan.ROUTER_DOWNLINK}
+
+
+def test_is_up(lab: Lab) -> None:
+    assert lab.is_up()
+
+
+# Tearing down and recovering.
+
+
+def _lab_traces(lab: Lab, pids: list[int]) -> list[str]:
+    """What of ``lab`` is still there; empty when everything is gone."""
+    traces = []
+    listed = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True)
+    traces += [line for line in listed.stdout.splitlines() if lab.names.prefix in line]
+    if (NETNS_ETC_DIR / lab.names.device).exists():
+        traces.append(str(NETNS_ETC_DIR / lab.names.device))
+    if lab.lab_dir.exists():
+        traces.append(str(lab.lab_dir))
+    traces += [f"pid {pid}" for pid in pids if Path(f"/proc/{pid}").exists()]
+    return traces
+
+
+def _recorded_pids(lab: Lab) -> list[int]:
+    return [record.pid for record in processes.read_records(lab.pid_dir)]
+
+
+def test_down_removes_everything(tmp_path: Path) -> None:
+    _require_lab_tools()
+    lab = _new_lab(tmp_path)
+    try:
+        lab.up()
+        pids = _recorded_pids(lab)
+        assert len(pids) == 2
+    finally:
+        lab.down()
+    assert _lab_traces(lab, pids) == []
+    assert not lab.is_up()
+    lab.down()  # again: nothing to do, no error
+
+
+def test_up_cleans_after_a_crash(tmp_path: Path) -> None:
+    _require_lab_tools()
+    crashed = _new_lab(tmp_path)
+    try:
+        crashed.up()
+        old_pids = _recorded_pids(crashed)
+        for pid in old_pids:
+            os.kill(pid, signal.SIGKILL)  # the lab's own processes, by pid
+        assert not crashed.is_up()
+
+        again = Lab(crashed.lab_dir, prefix=crashed.names.prefix, start_daemon=False)
+        again.up()
+        assert again.is_up()
+        assert set(_recorded_pids(again)).isdisjoint(old_pids)
+        assert _dig(again, plan.RESOLVER_V4, "lan.lab.test") == [plan.LAN_HOST_V4]
+    finally:
+        crashed.down()
+    assert _lab_traces(crashed, old_pids) == []
+
+
+def test_failed_start_leaves_nothing_behind(tmp_path: Path) -> None:
+    _require_lab_tools()
+
+    class DaemonThatFails(Lab):
+        def _start_daemon(self, filter_list: Path) -> None:
+            self.pids_at_failure = _recorded_pids(self)
+            raise LabError("the daemon did not answer")
+
+    easyprivacy = tmp_path / "easyprivacy.txt"
+    easyprivacy.write_text("||tracker.example^\n")
+    lab = DaemonThatFails(
+        tmp_path / "lab", filter_list=easyprivacy, prefix=f"nwt-{os.getpid()}-fail"
+    )
+    try:
+        with pytest.raises(LabError, match="did not answer"):
+            lab.up()
+    finally:
+        lab.down()
+    assert len(lab.pids_at_failure) == 2
+    assert _lab_traces(lab, lab.pids_at_failure) == []
+
+
+def test_exec_needs_the_lab(tmp_path: Path) -> None:
+    _require_lab_tools()
+    with pytest.raises(LabError, match="not up"):
+        _new_lab(tmp_path).exec(["true"])
+
+
+def test_refuses_to_remove_a_foreign_directory(tmp_path: Path) -> None:
+    _require_lab_tools()
+    (tmp_path / "lab").mkdir()
+    (tmp_path / "lab" / "precious.txt").write_text("keep me")
+    with pytest.raises(LabError, match="not a lab directory"):
+        _new_lab(tmp_path).down()
+    assert (tmp_path / "lab" / "precious.txt").exists()
