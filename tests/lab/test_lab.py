@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
+import sys
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
@@ -238,3 +239,48 @@ def test_refuses_to_remove_a_foreign_directory(tmp_path: Path) -> None:
     with pytest.raises(LabError, match="not a lab directory"):
         _new_lab(tmp_path).down()
     assert (tmp_path / "lab" / "precious.txt").exists()
+
+
+DEMO_WITHOUT_DAEMON = """
+import sys
+from pathlib import Path
+from netwarden.lab.demo import run_demo
+from netwarden.lab.lab import Lab
+lab = Lab(Path(sys.argv[1]), filter_list=Path(sys.argv[2]), prefix=sys.argv[3],
+          start_daemon=False)
+sys.exit(run_demo(lab, once=False))
+"""
+
+
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_demo_takes_the_lab_down_on_interrupt(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    _require_lab_tools()
+    easyprivacy = tmp_path / "easyprivacy.txt"
+    easyprivacy.write_text("||googletagmanager.com^\n")
+    prefix = f"nwt-{os.getpid()}-demo"
+    lab = Lab(tmp_path / "lab", prefix=prefix, start_daemon=False)
+    argv = [sys.executable, "-c", DEMO_WITHOUT_DAEMON, str(lab.lab_dir)]
+    demo = subprocess.Popen(
+        [*argv, str(easyprivacy), prefix], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert demo.stdout is not None
+        output = ""
+        for _ in range(200):  # bounded: the tour prints a few dozen lines
+            line = demo.stdout.readline()
+            output += line
+            if "Ctrl-C ends the demo" in line or not line:
+                break
+        assert "Ctrl-C ends the demo" in output
+        pids = _recorded_pids(lab)
+        demo.send_signal(signum)
+        rest, _ = demo.communicate(timeout=60)
+    finally:
+        if demo.poll() is None:
+            demo.kill()
+        lab.down()
+    assert "The lab is down." in rest
+    assert demo.returncode == 0
+    assert _lab_traces(lab, pids) == []
