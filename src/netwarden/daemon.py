@@ -19,6 +19,7 @@ packet is queued to a reader that is closing.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import os
 import signal
@@ -44,11 +45,11 @@ from netwarden.errors import NetwardenError
 from netwarden.firewall.decide import Policy
 from netwarden.firewall.engine import FirewallEngine
 from netwarden.history.table import ConnectionTable
+from netwarden.intel.domain_index import DomainIndex
 from netwarden.intercept.backend import IptablesBackend
 from netwarden.intercept.nfqueue import NfQueue
 from netwarden.intercept.queue_reader import QueueReader
 from netwarden.intercept.rules import InterceptPlan
-from netwarden.intel.domain_index import DomainIndex
 from netwarden.system.netns import enter_netns
 
 logger = logging.getLogger(__name__)
@@ -89,7 +90,9 @@ async def _serve(options: DaemonOptions, settings: Settings, index: DomainIndex)
         logger.error("start failed: %s", err)
         await daemon.stop()
         return 1
-    logger.info("netwarden %s protecting %s", __version__, options.netns or "this namespace")
+    logger.info(
+        "netwarden %s protecting %s", __version__, options.netns or "this namespace"
+    )
     await stop.wait()
     logger.info("stopping")
     await daemon.stop()
@@ -106,7 +109,8 @@ class Daemon:
         self.started = time.time()
         self.table = ConnectionTable()
         self.name_map = NameMap()
-        attributor = Attributor(SocketDiag(), InodeIndex())
+        self.inode_index = InodeIndex()
+        attributor = Attributor(SocketDiag(), self.inode_index, own_pid=os.getpid())
         policy = Policy.from_settings(settings, index)
         self.engine = FirewallEngine(
             policy=policy,
@@ -139,16 +143,22 @@ class Daemon:
         )
 
     async def start(self) -> None:
+        self.inode_index.prime()
         await self.nameserver.start()
         self.queue = NfQueue(self.options.queue_number)
         self.reader = QueueReader(self.queue, self.engine.decide_flow)
-        self.reader.start(asyncio.get_running_loop())
+        self.reader.attach(asyncio.get_running_loop())
         self.backend.install(self.plan)
         await self.api.start()
 
     async def stop(self) -> None:
         """Undo what start did, backwards; each step runs even if one fails."""
-        for step in (self._remove_rules, self._close_queue, self.nameserver.stop, self.api.stop):
+        for step in (
+            self._remove_rules,
+            self._close_queue,
+            self.nameserver.stop,
+            self.api.stop,
+        ):
             try:
                 result = step()
                 if asyncio.iscoroutine(result):
@@ -159,9 +169,9 @@ class Daemon:
     def _remove_rules(self) -> None:
         self.backend.remove()
 
-    def _close_queue(self) -> None:
+    async def _close_queue(self) -> None:
         if self.reader is not None:
-            self.reader.stop()
+            await self.reader.close()
         if self.queue is not None:
             self.queue.close()
 
@@ -172,7 +182,7 @@ class Daemon:
             "netns": self.options.netns,
             "uptime_seconds": round(time.time() - self.started, 1),
             "connections": len(self.table),
-            "queue": self.reader.stats_dict() if self.reader else {},
+            "queue": dataclasses.asdict(self.queue.stats) if self.queue else {},
             "dns": self.nameserver.stats_dict(),
             "firewall": self.engine.stats_dict(),
         }

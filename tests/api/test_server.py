@@ -40,7 +40,9 @@ def served(tmp_path: Path) -> Iterator[tuple[ApiClient, ConnectionTable, Path]]:
         loop.close()
 
 
-def test_connections_with_limit(served: tuple[ApiClient, ConnectionTable, Path]) -> None:
+def test_connections_with_limit(
+    served: tuple[ApiClient, ConnectionTable, Path],
+) -> None:
     client, _, _ = served
     rows = client.get("/v1/connections", limit=2)
     assert [row["id"] for row in rows] == [2, 3]

@@ -25,7 +25,7 @@ MAX_LIMIT = 10_000
 StatusProvider = Callable[[], dict[str, Any]]
 
 _TABLE = web.AppKey("table", ConnectionTable)
-_STATUS = web.AppKey("status", StatusProvider)
+_STATUS: web.AppKey[StatusProvider] = web.AppKey("status")
 
 
 def build_app(table: ConnectionTable, status: StatusProvider) -> web.Application:

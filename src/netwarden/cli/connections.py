@@ -54,7 +54,9 @@ def print_table(rows: list[dict[str, Any]], out: TextIO) -> None:
     header = [title for title, _ in COLUMNS]
     widths = [max(len(r[i]) for r in [header, *cells]) for i in range(len(header))]
     for line in [header, *cells]:
-        out.write("  ".join(c.ljust(w) for c, w in zip(line, widths)).rstrip())
+        out.write(
+            "  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip()
+        )
         out.write("\n")
     if not rows:
         out.write("(no connections yet)\n")

@@ -82,16 +82,9 @@ class FirewallEngine:
         return self._attributor.attribute(flow)
 
     def record_query(self, record: QueryRecord) -> None:
-        flow = FlowKey(
-            record.protocol,
-            record.client_ip,
-            record.client_port,
-            record.server_ip,
-            record.server_port,
-        )
         self._record(
             ConnectionKind.DNS,
-            flow,
+            record.flow,
             record.started,
             record.process,
             record.domain,
