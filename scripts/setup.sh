@@ -32,7 +32,7 @@ if [ -n "$missing" ]; then
         chmod 755 "$policy"
         own_policy=yes
     fi
-    trap '[ -n "$own_policy" ] && rm -f "$policy"' EXIT
+    trap 'if [ -n "$own_policy" ]; then rm -f "$policy"; fi' EXIT
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -q
     # shellcheck disable=SC2086 # the list is meant to split into words
