@@ -109,6 +109,24 @@ def test_udp_redirected_query_found_by_local_port(diag: SocketDiag) -> None:
             Protocol.UDP, ip("127.0.0.1"), port, ip("127.0.0.1"), 53
         )
         assert owner == owner_of(client)
+        # The socket still names the server the program meant to ask.
+        assert owner is not None and owner.peer == (ip("127.0.0.53"), 53)
+
+
+def test_peer_of_connected_tcp_and_none_when_unconnected(
+    diag: SocketDiag, listener: socket.socket
+) -> None:
+    with socket.create_connection(listener.getsockname()) as client:
+        owner = diag.lookup(tcp_flow(client))
+        assert owner is not None
+        assert owner.peer == (ip("127.0.0.1"), listener.getsockname()[1])
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as unconnected:
+        unconnected.bind(("127.0.0.1", 0))
+        port = unconnected.getsockname()[1]
+        owner = diag.lookup_local(
+            Protocol.UDP, ip("127.0.0.1"), port, ip("127.0.0.1"), 53
+        )
+        assert owner is not None and owner.peer is None
 
 
 def test_udp_dump_prefers_exact_local_address(diag: SocketDiag) -> None:

@@ -15,6 +15,7 @@ import logging
 import os
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -46,6 +47,12 @@ class PidLookup(Protocol):
 ProcessReader = Callable[[int, Path], Process | None]
 
 
+@dataclass(frozen=True, slots=True)
+class Attribution:
+    process: Process | None
+    socket: SocketOwner | None
+
+
 class Attributor:
     """Names the process behind a flow, or None when it cannot be found.
 
@@ -73,10 +80,17 @@ class Attributor:
         self._cache_size = cache_size
 
     def attribute(self, flow: FlowKey) -> Process | None:
+        return self.attribute_socket(flow).process
+
+    def attribute_socket(self, flow: FlowKey) -> Attribution:
+        """The process behind ``flow`` together with its socket."""
         owner = self._socket_diag.lookup(flow)
         if owner is None or owner.inode == 0:
             log.debug("%s: no socket owner (%s)", _Described(flow), owner)
-            return None
+            return Attribution(None, owner)
+        return Attribution(self._process_of(flow, owner), owner)
+
+    def _process_of(self, flow: FlowKey, owner: SocketOwner) -> Process | None:
         pid = self._inode_index.find_pid(owner.inode, owner.uid)
         if pid is None:
             log.debug("%s: inode %s has no holder", _Described(flow), owner.inode)

@@ -29,13 +29,14 @@ address, which ignores the peer, finds it.
 from __future__ import annotations
 
 import errno
+import ipaddress
 import logging
 import os
 import socket
 import struct
 import threading
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from netwarden.errors import NetlinkError
 from netwarden.network.packet import FlowKey, IPAddress, Protocol
@@ -72,10 +73,17 @@ DUMP_MESSAGE_LIMIT = 4096  # sockets read from one dump before giving up
 
 @dataclass(frozen=True, slots=True)
 class SocketOwner:
-    """Who owns a socket: its uid and its inode (0 for time-wait sockets)."""
+    """Who owns a socket: its uid and its inode (0 for time-wait sockets).
+
+    ``peer`` is the remote address the socket itself is connected to, when
+    it is: for a DNS query redirected to the nameserver that is the server
+    the program meant to ask, which the packet no longer shows.
+    """
 
     uid: int
     inode: int
+    # Identity is uid and inode; the peer is what the socket says of itself.
+    peer: tuple[IPAddress, int] | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True, slots=True)
@@ -331,6 +339,21 @@ class SocketDiag:
 
     def _parse(self, body: int) -> _DiagReply:
         fields = _DIAG_MSG.unpack_from(self._buffer, body)
-        family, sport, src = fields[0], fields[4], fields[6]
+        family, sport, dport, src, dst = fields[0], *fields[4:8]
         uid, inode = fields[-2], fields[-1]
-        return _DiagReply(family, src, socket.ntohs(sport), SocketOwner(uid, inode))
+        peer = _peer(family, dst, socket.ntohs(dport))
+        owner = SocketOwner(uid, inode, peer)
+        return _DiagReply(family, src, socket.ntohs(sport), owner)
+
+
+def _peer(family: int, raw: bytes, port: int) -> tuple[IPAddress, int] | None:
+    """The connected remote address of a reply, None for unconnected sockets."""
+    if port == 0:
+        return None
+    address: IPAddress
+    if family == socket.AF_INET:
+        address = ipaddress.IPv4Address(raw[:4])
+    else:
+        address = ipaddress.IPv6Address(raw)
+        address = address.ipv4_mapped or address
+    return address, port

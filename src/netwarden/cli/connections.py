@@ -13,7 +13,8 @@ from netwarden.cli.paths import api_socket
 COLUMNS = (
     ("ID", "id"),
     ("PID", "pid"),
-    ("PROGRAM", "profile"),
+    ("EXE", "exe"),
+    ("PROFILE", "profile"),
     ("DOMAIN", "domain"),
     ("REMOTE", "remote"),
     ("PROTO", "protocol"),
@@ -66,8 +67,8 @@ def _cell(row: dict[str, Any], key: str) -> str:
     if key == "remote":
         ip, port = row["remote_ip"], row["remote_port"]
         return f"[{ip}]:{port}" if ":" in ip else f"{ip}:{port}"
-    if key == "profile" and row.get("kind") == "dns":
-        return f"{row['profile'] or '?'} (dns query)"
+    if key == "protocol" and row.get("kind") == "dns":
+        return f"dns/{row['protocol']}"  # a query answered by the nameserver
     if key == "started":
         return str(row["started"])[11:23]  # the time of day is what one scans
     value = row.get(key)

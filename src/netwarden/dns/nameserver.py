@@ -231,11 +231,15 @@ class Nameserver:
             return None, nothing
         if decision.verdict == Verdict.BLOCK:
             self.stats.blocked += 1
-            return answers.blocked_response(query, str(decision.reason)), nothing
-
-        response = await self._forward(query)
-        found = answers.answer_addresses(response, query.question[0].name)
+            response = answers.blocked_response(query, str(decision.reason))
+            found = answers.answer_addresses(response, query.question[0].name)
+        else:
+            response = await self._forward(query)
+            found = answers.answer_addresses(response, query.question[0].name)
         if found.ips:
+            # Blocked answers are remembered too: a program that connects to
+            # 0.0.0.17 anyway then shows which name it was after, and the
+            # connection is decided (and blocked) under that name.
             domain = answers.domain_text(query.question[0].name)
             pid = None if process is None else process.pid
             self.name_map.remember(pid, domain, found.ips, found.ttl, self.clock())

@@ -7,9 +7,10 @@ outcome in the connection table. It holds no policy of its own.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable
 
 from netwarden.attribution.attributor import Attributor
@@ -33,6 +34,8 @@ from netwarden.network.packet import FlowKey, IPAddress
 
 logger = logging.getLogger(__name__)
 
+MAX_PENDING_QUERIES = 4096  # bounds the map of recent query clients
+
 
 class FirewallEngine:
     def __init__(
@@ -52,6 +55,10 @@ class FirewallEngine:
         self._own_pid = own_pid
         self._clock = clock
         self._verdicts: Counter[str] = Counter()
+        # Server each in-flight query was sent to, by client socket.
+        self._query_servers: OrderedDict[
+            tuple[int, IPAddress, int], tuple[IPAddress, int]
+        ] = OrderedDict()
 
     def decide_flow(self, flow: FlowKey) -> Verdict:
         """Decide the first packet of a flow from the queue."""
@@ -77,14 +84,34 @@ class FirewallEngine:
         server_ip: IPAddress,
         server_port: int,
     ) -> Process | None:
-        """The process behind a DNS query that reached the nameserver."""
+        """The process behind a DNS query that reached the nameserver.
+
+        The query's packet shows the nameserver as its destination (it was
+        redirected); the client's socket still names the server the program
+        meant to ask, which the connection table shows instead.
+        """
         flow = FlowKey(protocol, client_ip, client_port, server_ip, server_port)
-        return self._attributor.attribute(flow)
+        found = self._attributor.attribute_socket(flow)
+        client = (protocol, client_ip, client_port)
+        # Kept, not popped, by record_query: one socket often has two
+        # queries in flight (A and AAAA). Overwritten here on every query,
+        # so a reused client port never inherits an older server.
+        self._query_servers.pop(client, None)
+        if found.socket is not None and found.socket.peer is not None:
+            self._query_servers[client] = found.socket.peer
+            while len(self._query_servers) > MAX_PENDING_QUERIES:
+                self._query_servers.popitem(last=False)
+        return found.process
 
     def record_query(self, record: QueryRecord) -> None:
+        client = record.client
+        asked = self._query_servers.get((client.protocol, client.ip, client.port))
+        flow = record.flow
+        if asked is not None:
+            flow = dataclasses.replace(flow, remote_ip=asked[0], remote_port=asked[1])
         self._record(
             ConnectionKind.DNS,
-            record.flow,
+            flow,
             record.started,
             record.process,
             record.domain,
