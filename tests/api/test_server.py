@@ -9,13 +9,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from history.test_table import make_connection
 
 from netwarden.api.client import ApiClient
 from netwarden.api.server import ApiServer, build_app
 from netwarden.errors import ApiError
 from netwarden.history.table import ConnectionTable
-
-from history.test_table import make_connection
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@ from __future__ import annotations
 
 import io
 
+from history.test_table import make_connection
+
 from netwarden.cli.connections import print_table
 from netwarden.history.serialize import connection_to_json
 from netwarden.history.table import ConnectionTable
-
-from history.test_table import make_connection
 
 
 def test_table_lists_program_domain_verdict_and_reason() -> None:
