@@ -113,6 +113,20 @@ def test_udp_redirected_query_found_by_local_port(diag: SocketDiag) -> None:
         assert owner is not None and owner.peer == (ip("127.0.0.53"), 53)
 
 
+def test_tcp_redirected_query_found_by_local_port(
+    diag: SocketDiag, listener: socket.socket
+) -> None:
+    """A TCP client whose packets were redirected: the 4-tuple does not match."""
+    with socket.create_connection(listener.getsockname()) as client:
+        local_ip, local_port = client.getsockname()
+        owner = diag.lookup_local(
+            Protocol.TCP, ip(local_ip), local_port, ip("127.0.0.2"), 53
+        )
+        assert owner == owner_of(client)
+        assert owner is not None
+        assert owner.peer == (ip("127.0.0.1"), listener.getsockname()[1])
+
+
 def test_peer_of_connected_tcp_and_none_when_unconnected(
     diag: SocketDiag, listener: socket.socket
 ) -> None:

@@ -15,15 +15,16 @@ Lookup order for a flow (each step only when the previous found nothing):
    IPv4 table, and the UDP lookup scores dual-stack sockets too); the
    retry costs one round trip, only on a miss, and does not depend on it;
 3. for UDP, the remote side as wildcard (``0.0.0.0:0`` / ``[::]:0``);
-4. for UDP, a dump filtered by local port in the kernel, bounded in size,
-   matched here on the local address.
+4. a dump filtered by local port in the kernel, bounded in size, matched
+   here on the local address (for TCP, listening sockets are left out).
 
 Step 4 is what lets the nameserver attribute a redirected query: after
 iptables REDIRECT the nameserver sees ``client -> 127.0.0.1:53``, but the
 client's socket, if connected, has the original destination (say
-``192.0.2.53:53``) as its peer. The UDP lookup scores sockets and refuses
-a connected socket whose peer differs, so only the dump by local port and
-address, which ignores the peer, finds it.
+``192.0.2.53:53``) as its peer. The exact lookups refuse a socket whose
+peer differs (for UDP the kernel scores sockets, for TCP it hashes the
+4-tuple), so only the dump by local port and address, which ignores the
+peer, finds it; its reply also tells the original destination.
 """
 
 from __future__ import annotations
@@ -53,6 +54,8 @@ INET_DIAG_REQ_BYTECODE = 1
 INET_DIAG_BC_S_EQ = 11  # linux/inet_diag.h, source (local) port equals
 INET_DIAG_NOCOOKIE = 0xFFFFFFFF
 ALL_STATES = 0xFFFFFFFF
+TCP_LISTEN = 10  # include/net/tcp_states.h
+CONNECTED_STATES = ALL_STATES & ~(1 << TCP_LISTEN)
 
 # nlmsghdr + inet_diag_req_v2 with its inet_diag_sockid (linux/inet_diag.h).
 # Ports are __be16 and addresses __be32[4]; we pass ports through htons and
@@ -165,12 +168,11 @@ class SocketDiag:
             )
             if owner is not None:
                 return owner
-        if protocol != Protocol.UDP:
-            return None
-        for family in families:
-            owner = self._exact(protocol, family, local_ip, local_port, None, 0)
-            if owner is not None:
-                return owner
+        if protocol == Protocol.UDP:
+            for family in families:
+                owner = self._exact(protocol, family, local_ip, local_port, None, 0)
+                if owner is not None:
+                    return owner
         return self._dump_by_local_port(protocol, families, local_ip, local_port)
 
     @staticmethod
@@ -230,6 +232,7 @@ class SocketDiag:
                     bytes(16),
                     0,
                     attribute + bytecode,
+                    states=CONNECTED_STATES if protocol == Protocol.TCP else ALL_STATES,
                 )
                 found = self._pick_dumped(self._replies(sequence), wanted, local_port)
             if found is not None:
@@ -265,6 +268,7 @@ class SocketDiag:
         dst: bytes,
         dport: int,
         attributes: bytes,
+        states: int = ALL_STATES,
     ) -> int:
         self._sequence = (self._sequence + 1) & 0xFFFFFFFF
         length = _REQUEST.size + len(attributes)
@@ -277,7 +281,7 @@ class SocketDiag:
             family,
             protocol,
             0,
-            ALL_STATES,
+            states,
             socket.htons(sport),
             socket.htons(dport),
             src,

@@ -9,6 +9,7 @@ as Debian ships it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 
 from netwarden.errors import LabError
@@ -40,7 +41,9 @@ def upstream_url() -> str:
     )
 
 
-def render_daemon_config(ca_file: Path, filter_list: Path) -> str:
+def render_daemon_config(
+    ca_file: Path, filter_list: Path, extra_lines: Sequence[str] = ()
+) -> str:
     lines = [
         "# Written by `netwarden lab up`; removed by `netwarden lab down`.",
         "# The lab's unbound over DNS-over-TLS, with a certificate of the lab's CA.",
@@ -50,5 +53,6 @@ def render_daemon_config(ca_file: Path, filter_list: Path) -> str:
         f"filter/lists = {FILTER_LIST_NAME}",
         "# An IP rule, as an example: nothing may connect to this address.",
         f"filter/endpoints = - {plan.BLOCKED_EXAMPLE_V4}",
+        *extra_lines,
     ]
     return "\n".join(lines) + "\n"

@@ -59,6 +59,7 @@ class Lab:
         prefix: str = plan.DEFAULT_PREFIX,
         start_daemon: bool = True,
         daemon_timeout: float = DAEMON_TIMEOUT,
+        extra_config: Sequence[str] = (),
     ) -> None:
         self.lab_dir = lab_dir
         self.python = python
@@ -66,6 +67,8 @@ class Lab:
         self.names = plan.LabNames(prefix)
         self.start_daemon = start_daemon
         self.daemon_timeout = daemon_timeout
+        # Lines appended to the daemon's netwarden.conf (tests add rules).
+        self.extra_config = tuple(extra_config)
 
     @property
     def config_dir(self) -> Path:
@@ -211,7 +214,7 @@ class Lab:
 
     def _start_daemon(self, filter_list: Path) -> None:
         self.config_dir.mkdir(mode=0o700, exist_ok=True)
-        config = render_daemon_config(self.ca_file, filter_list)
+        config = render_daemon_config(self.ca_file, filter_list, self.extra_config)
         (self.config_dir / CONFIG_NAME).write_text(config)
         argv = [self.python, "-m", "netwarden", "run", "--netns", self.names.device]
         argv += [

@@ -42,24 +42,52 @@ def render_bind(address: str, port: int) -> str:
     return f"[{address}]:{port}" if ":" in address else f"{address}:{port}"
 
 
+MAX_BULK_BYTES = 1 << 30
+
+
+def bulk_size(path: str) -> int | None:
+    """N for a ``/bytes/N`` path (at most 1 GiB), else None."""
+    prefix, _, number = path.partition("/bytes/")
+    if prefix or not number.isdigit() or int(number) > MAX_BULK_BYTES:
+        return None
+    return int(number)
+
+
 def response_text(host: str | None) -> str:
     return f"{BANNER}: host={host or '-'}\n"
 
 
 class HostEchoHandler(BaseHTTPRequestHandler):
+    """Names the Host asked for; ``/bytes/N`` sends N bytes for bulk tests.
+
+    HTTP/1.1 keeps connections open between requests, as real servers do,
+    so a test can make many requests over one connection.
+    """
+
     server_version = "netwarden-lab"
+    protocol_version = "HTTP/1.1"
 
     def do_GET(self) -> None:
-        body = response_text(self.headers.get("Host")).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain; charset=utf-8")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
+        size = bulk_size(self.path)
+        if size is None:
+            self._send_text(response_text(self.headers.get("Host")).encode())
+            return
+        self._send_headers(size)
+        chunk = b"x" * 65536
+        for offset in range(0, size, len(chunk)):
+            self.wfile.write(chunk[: size - offset])
 
     def do_HEAD(self) -> None:
+        self._send_headers(len(response_text(self.headers.get("Host")).encode()))
+
+    def _send_text(self, body: bytes) -> None:
+        self._send_headers(len(body))
+        self.wfile.write(body)
+
+    def _send_headers(self, length: int) -> None:
         self.send_response(200)
         self.send_header("Content-Type", "text/plain; charset=utf-8")
+        self.send_header("Content-Length", str(length))
         self.end_headers()
 
     def log_message(self, format: str, *args: object) -> None:
