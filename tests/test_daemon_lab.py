@@ -37,7 +37,9 @@ FETCH_SCRIPT = Path(__file__).resolve().parents[1] / (
 
 
 @pytest.fixture(scope="module")
-def lab(tmp_path_factory: pytest.TempPathFactory, filterlists_dir: Path) -> Iterator[Lab]:
+def lab(
+    tmp_path_factory: pytest.TempPathFactory, filterlists_dir: Path
+) -> Iterator[Lab]:
     require_root()
     for command in ("unbound", "curl", "dig", "iptables-restore"):
         require_command(command)
@@ -181,9 +183,7 @@ def test_domain_rules_block_and_permit_before_lists(lab: Lab) -> None:
     assert blocked.stdout.split() == ["0.0.0.17"]
     assert permitted.stdout.split() == [plan.WEB_V4]
     reasons = {
-        row["domain"]: row["reason"]
-        for row in connections(lab)
-        if row["kind"] == "dns"
+        row["domain"]: row["reason"] for row in connections(lab) if row["kind"] == "dns"
     }
     assert "blocked by rule" in reasons["www.ruled.example"]
     assert "permitted by rule" in reasons["www.hotjar.com"]

@@ -135,6 +135,7 @@ class Daemon:
             queue_num=options.queue_number, dns_port=settings.listen_port
         )
         self.backend = IptablesBackend()
+        self.rules_installed = False
         self.queue: NfQueue | None = None
         self.reader: QueueReader | None = None
         self.api = ApiServer(
@@ -149,6 +150,7 @@ class Daemon:
         self.reader = QueueReader(self.queue, self.engine.decide_flow)
         self.reader.attach(asyncio.get_running_loop())
         self.backend.install(self.plan)
+        self.rules_installed = True
         await self.api.start()
 
     async def stop(self) -> None:
@@ -167,7 +169,12 @@ class Daemon:
                 logger.exception("stop step %s failed", getattr(step, "__name__", step))
 
     def _remove_rules(self) -> None:
-        self.backend.remove()
+        # Only what this daemon installed: a start that failed early (say,
+        # because another daemon holds the queue) must not remove the rules
+        # of the daemon that is running.
+        if self.rules_installed:
+            self.backend.remove()
+            self.rules_installed = False
 
     async def _close_queue(self) -> None:
         if self.reader is not None:

@@ -1,0 +1,168 @@
+"""The daemon's start and stop in a namespace of the test's own.
+
+Start-up refuses bad configuration before touching netfilter; a clean
+stop removes every rule; a crash leaves the rules (the queue's bypass flag
+lets traffic pass meanwhile) and the next start replaces them.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support import require_command, require_root
+
+from netwarden.api.client import ApiClient
+from netwarden.errors import ApiError
+
+GOOD_CONFIG = """\
+# upstream that does not exist: these tests make no DNS queries
+dns/nameservers = dns://192.0.2.1
+filter/endpoints = - 203.0.113.66
+"""
+
+
+@pytest.fixture
+def netns() -> Iterator[str]:
+    require_root()
+    require_command("iptables-save")
+    name = f"nwt{os.getpid() % 100000}r"
+    subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
+        yield name
+    finally:
+        subprocess.run(["ip", "netns", "delete", name], check=False)
+
+
+def start_daemon(
+    netns: str, config_dir: Path, state_dir: Path
+) -> subprocess.Popen[str]:
+    argv = [sys.executable, "-m", "netwarden", "run", "--netns", netns]
+    argv += ["--config-dir", str(config_dir), "--state-dir", str(state_dir)]
+    return subprocess.Popen(
+        argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+
+
+def wait_until_serving(daemon: subprocess.Popen[str], state_dir: Path) -> None:
+    client = ApiClient(state_dir / "api.sock", timeout=1)
+    deadline = time.monotonic() + 20
+    try:
+        while time.monotonic() < deadline:
+            assert daemon.poll() is None, daemon.communicate()[1]
+            try:
+                client.get("/v1/status")
+                return
+            except ApiError:
+                time.sleep(0.1)
+    finally:
+        client.close()
+    pytest.fail("the daemon did not serve its API within 20 s")
+
+
+def netwarden_rules(netns: str) -> list[str]:
+    lines = []
+    for save in ("iptables-save", "ip6tables-save"):
+        dump = subprocess.run(
+            ["ip", "netns", "exec", netns, save],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        lines += [
+            f"{save}: {line}" for line in dump.splitlines() if "NETWARDEN" in line
+        ]
+    return lines
+
+
+def jumps(netns: str) -> list[str]:
+    return [line for line in netwarden_rules(netns) if line.split()[2] == "OUTPUT"]
+
+
+@pytest.mark.parametrize(
+    ("config", "expected"),
+    [
+        (
+            "dns/nameservers = dns://192.0.2.1\n\nfilter/endpoints = - 10.0.0.300\n",
+            "netwarden.conf:3: filter/endpoints:",
+        ),
+        ("filter/endpoints = - example.com tcp/99999\n", "netwarden.conf:1:"),
+        ("filter/defaultAction = maybe\n", "netwarden.conf:1: filter/defaultAction"),
+        ("filter/colour = blue\n", "netwarden.conf:1: filter/colour"),
+        ("intel/listFile = EasyPrivacy missing.txt\n", "missing.txt"),
+        ("dns/nameservers = doh://192.0.2.1\n", "dns/nameservers"),
+    ],
+)
+def test_bad_config_is_refused_before_any_rule(
+    netns: str, tmp_path: Path, config: str, expected: str
+) -> None:
+    (tmp_path / "netwarden.conf").write_text(config)
+
+    daemon = start_daemon(netns, tmp_path, tmp_path / "state")
+    _, stderr = daemon.communicate(timeout=30)
+
+    assert daemon.returncode == 2
+    assert "refusing to start" in stderr
+    assert expected in stderr
+    assert netwarden_rules(netns) == []
+
+
+def test_clean_stop_removes_every_rule(netns: str, tmp_path: Path) -> None:
+    (tmp_path / "netwarden.conf").write_text(GOOD_CONFIG)
+    daemon = start_daemon(netns, tmp_path, tmp_path / "state")
+    try:
+        wait_until_serving(daemon, tmp_path / "state")
+        assert len(jumps(netns)) == 6  # mangle, nat, filter; IPv4 and IPv6
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=30)
+
+    assert daemon.returncode == 0
+    assert netwarden_rules(netns) == []
+    assert not (tmp_path / "state" / "api.sock").exists()
+
+
+def test_restart_after_a_crash_replaces_leftovers(netns: str, tmp_path: Path) -> None:
+    (tmp_path / "netwarden.conf").write_text(GOOD_CONFIG)
+    crashed = start_daemon(netns, tmp_path, tmp_path / "state")
+    wait_until_serving(crashed, tmp_path / "state")
+    crashed.kill()  # SIGKILL: no chance to clean up
+    crashed.communicate(timeout=30)
+    left = netwarden_rules(netns)
+    assert len(jumps(netns)) == 6, "a crash leaves the rules in place"
+
+    again = start_daemon(netns, tmp_path, tmp_path / "state")
+    try:
+        wait_until_serving(again, tmp_path / "state")
+        assert sorted(netwarden_rules(netns)) == sorted(left), "replaced, not doubled"
+    finally:
+        again.send_signal(signal.SIGTERM)
+        again.communicate(timeout=30)
+    assert netwarden_rules(netns) == []
+
+
+def test_the_queue_held_by_another_daemon_is_a_clear_error(
+    netns: str, tmp_path: Path
+) -> None:
+    (tmp_path / "netwarden.conf").write_text(GOOD_CONFIG)
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "netwarden.conf").write_text(GOOD_CONFIG + "dns/listenPort = 5353\n")
+    first = start_daemon(netns, tmp_path, tmp_path / "one")
+    try:
+        wait_until_serving(first, tmp_path / "one")
+        second = start_daemon(netns, other, tmp_path / "two")
+        _, stderr = second.communicate(timeout=30)
+        assert second.returncode == 1
+        assert "queue 1700" in stderr
+        assert len(jumps(netns)) == 6, "the first daemon's rules are untouched"
+    finally:
+        first.send_signal(signal.SIGTERM)
+        first.communicate(timeout=30)
