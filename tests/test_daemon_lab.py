@@ -77,7 +77,7 @@ def status(lab: Lab) -> dict[str, Any]:
     return found
 
 
-def rows_for(lab: Lab, pid_of_none: bool = False, **match: Any) -> list[dict[str, Any]]:
+def rows_for(lab: Lab, **match: Any) -> list[dict[str, Any]]:
     return [
         row
         for row in connections(lab)
@@ -146,7 +146,7 @@ def test_ipv6_resolver_and_connection(lab: Lab) -> None:
 
     result = run(lab, "curl", "-6", "-sS", "--max-time", "5", "http://six.example/")
 
-    assert f"host=six.example" in result.stdout
+    assert "host=six.example" in result.stdout
     rows = rows_for(lab, domain="six.example", kind="ip")
     assert rows and rows[-1]["remote_ip"] == plan.WEB_V6
 
