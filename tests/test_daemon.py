@@ -166,3 +166,52 @@ def test_the_queue_held_by_another_daemon_is_a_clear_error(
     finally:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=30)
+
+
+RESPONDER = """
+import socket, sys
+import dns.message, dns.rrset
+sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+sock.bind(("192.0.2.1", 53))
+print("ready", flush=True)
+for _ in range(100):  # bounded: the test asks a handful of questions
+    wire, client = sock.recvfrom(4096)
+    query = dns.message.from_wire(wire)
+    response = dns.message.make_response(query)
+    name = query.question[0].name
+    response.answer.append(dns.rrset.from_text(name, 60, "IN", "A", "203.0.113.7"))
+    sock.sendto(response.to_wire(), client)
+"""
+
+
+def test_plain_dns_upstream_is_not_redirected_to_netwarden_itself(
+    netns: str, tmp_path: Path
+) -> None:
+    # Every port-53 query is redirected to netwarden; its own upstream
+    # queries on port 53 carry the accept mark and must reach the upstream.
+    # Nothing listens on 127.0.0.53: only netwarden can answer there.
+    subprocess.run(
+        ["ip", "-n", netns, "addr", "add", "192.0.2.1/32", "dev", "lo"], check=True
+    )
+    responder = subprocess.Popen(
+        ["ip", "netns", "exec", netns, sys.executable, "-c", RESPONDER],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    (tmp_path / "netwarden.conf").write_text(GOOD_CONFIG)
+    daemon = start_daemon(netns, tmp_path, tmp_path / "state")
+    try:
+        assert responder.stdout is not None
+        assert responder.stdout.readline().strip() == "ready"
+        wait_until_serving(daemon, tmp_path / "state")
+        answer = subprocess.run(
+            ["ip", "netns", "exec", netns, "dig", "+short", "+time=5", "+tries=1",
+             "@127.0.0.53", "plain.example"],
+            capture_output=True, text=True, timeout=30, check=False,
+        )  # fmt: skip
+        assert answer.stdout.split() == ["203.0.113.7"]
+    finally:
+        daemon.send_signal(signal.SIGTERM)
+        daemon.communicate(timeout=30)
+        responder.kill()
+        responder.communicate(timeout=10)

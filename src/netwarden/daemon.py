@@ -47,6 +47,7 @@ from netwarden.firewall.engine import FirewallEngine
 from netwarden.history.table import ConnectionTable
 from netwarden.intel.domain_index import DomainIndex
 from netwarden.intercept.backend import IptablesBackend
+from netwarden.intercept.marks import MARK_ACCEPT
 from netwarden.intercept.nfqueue import NfQueue
 from netwarden.intercept.queue_reader import QueueReader
 from netwarden.intercept.rules import InterceptPlan
@@ -122,6 +123,7 @@ class Daemon:
         upstreams = Upstreams(
             [parse_resolver_url(url) for url in settings.nameservers],
             ca_file=settings.ca_file,
+            socket_mark=MARK_ACCEPT,
         )
         self.nameserver = Nameserver(
             upstreams,

@@ -27,6 +27,7 @@ import dns.exception
 import dns.message
 import dns.rcode
 
+from netwarden.dns import plain
 from netwarden.dns.resolver_url import ResolverURL
 from netwarden.errors import NetwardenError
 
@@ -57,16 +58,14 @@ class Transport(Protocol):
 class UdpTransport:
     """Plain DNS over UDP, retried over TCP when the answer is truncated."""
 
-    def __init__(self, url: ResolverURL) -> None:
+    def __init__(self, url: ResolverURL, socket_mark: int | None = None) -> None:
         self.url = url
+        self.socket_mark = socket_mark
 
     async def exchange(self, query: dns.message.Message) -> dns.message.Message:
-        # RFC 7766 section 5: a truncated (TC) UDP answer is asked again
-        # over TCP; dnspython's udp_with_fallback does exactly that.
-        response, _used_tcp = await dns.asyncquery.udp_with_fallback(
-            query, str(self.url.ip), port=self.url.port
+        return await plain.exchange_with_fallback(
+            query, self.url.ip, self.url.port, self.socket_mark
         )
-        return response
 
     async def close(self) -> None:
         return None
@@ -75,11 +74,14 @@ class UdpTransport:
 class TcpTransport:
     """Plain DNS over TCP (RFC 7766)."""
 
-    def __init__(self, url: ResolverURL) -> None:
+    def __init__(self, url: ResolverURL, socket_mark: int | None = None) -> None:
         self.url = url
+        self.socket_mark = socket_mark
 
     async def exchange(self, query: dns.message.Message) -> dns.message.Message:
-        return await dns.asyncquery.tcp(query, str(self.url.ip), port=self.url.port)
+        return await plain.tcp_exchange(
+            query, self.url.ip, self.url.port, self.socket_mark
+        )
 
     async def close(self) -> None:
         return None
@@ -118,12 +120,14 @@ def make_tls_context(ca_file: Path | None) -> ssl.SSLContext:
     return context
 
 
-def make_transport(url: ResolverURL, ssl_context: ssl.SSLContext) -> Transport:
+def make_transport(
+    url: ResolverURL, ssl_context: ssl.SSLContext, socket_mark: int | None = None
+) -> Transport:
     if url.scheme == "dot":
         return TlsTransport(url, ssl_context)
     if url.scheme == "tcp":
-        return TcpTransport(url)
-    return UdpTransport(url)
+        return TcpTransport(url, socket_mark)
+    return UdpTransport(url, socket_mark)
 
 
 class Upstreams:
@@ -131,7 +135,9 @@ class Upstreams:
 
     ``timeout`` bounds each upstream's attempt (connect, TLS and answer);
     with every upstream down, :meth:`resolve` gives up after at most
-    ``len(urls) * timeout`` seconds.
+    ``len(urls) * timeout`` seconds. ``socket_mark`` is set on plain-DNS
+    sockets so that the firewall does not redirect them back to netwarden
+    (see :mod:`netwarden.dns.plain`).
     """
 
     def __init__(
@@ -139,12 +145,14 @@ class Upstreams:
         urls: Sequence[ResolverURL],
         ca_file: Path | None,
         timeout: float = 3.0,
+        *,
+        socket_mark: int | None = None,
     ) -> None:
         if not urls:
             raise ValueError("Upstreams needs at least one resolver URL")
         ssl_context = make_tls_context(ca_file)
         self.transports: list[Transport] = [
-            make_transport(u, ssl_context) for u in urls
+            make_transport(u, ssl_context, socket_mark) for u in urls
         ]
         self.timeout = timeout
 
