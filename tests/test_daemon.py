@@ -148,24 +148,46 @@ def test_restart_after_a_crash_replaces_leftovers(netns: str, tmp_path: Path) ->
     assert netwarden_rules(netns) == []
 
 
-def test_the_queue_held_by_another_daemon_is_a_clear_error(
-    netns: str, tmp_path: Path
+@pytest.mark.parametrize("shared", ["namespace", "state directory"])
+def test_a_second_daemon_is_refused_and_the_first_keeps_its_rules(
+    netns: str, tmp_path: Path, shared: str
 ) -> None:
     (tmp_path / "netwarden.conf").write_text(GOOD_CONFIG)
-    other = tmp_path / "other"
-    other.mkdir()
-    (other / "netwarden.conf").write_text(GOOD_CONFIG + "dns/listenPort = 5353\n")
     first = start_daemon(netns, tmp_path, tmp_path / "one")
+    other_netns = f"{netns}b"
+    subprocess.run(["ip", "netns", "add", other_netns], check=True)
     try:
         wait_until_serving(first, tmp_path / "one")
-        second = start_daemon(netns, other, tmp_path / "two")
+        if shared == "namespace":
+            second = start_daemon(netns, tmp_path, tmp_path / "two")
+        else:
+            second = start_daemon(other_netns, tmp_path, tmp_path / "one")
         _, stderr = second.communicate(timeout=30)
+
         assert second.returncode == 1
-        assert "queue 1700" in stderr
+        assert f"another netwarden daemon (pid {first.pid})" in stderr
+        assert shared in stderr
         assert len(jumps(netns)) == 6, "the first daemon's rules are untouched"
+        assert netwarden_rules(other_netns) == []
+        client = ApiClient(tmp_path / "one" / "api.sock")
+        assert client.get("/v1/status")["pid"] == first.pid
+        client.close()
     finally:
         first.send_signal(signal.SIGTERM)
         first.communicate(timeout=30)
+        subprocess.run(["ip", "netns", "delete", other_netns], check=False)
+
+
+def test_sighup_stops_cleanly(netns: str, tmp_path: Path) -> None:
+    (tmp_path / "netwarden.conf").write_text(GOOD_CONFIG)
+    daemon = start_daemon(netns, tmp_path, tmp_path / "state")
+    wait_until_serving(daemon, tmp_path / "state")
+
+    daemon.send_signal(signal.SIGHUP)  # the terminal of `netwarden run` closed
+    daemon.communicate(timeout=30)
+
+    assert daemon.returncode == 0
+    assert netwarden_rules(netns) == []
 
 
 RESPONDER = """

@@ -51,6 +51,7 @@ from netwarden.intercept.marks import MARK_ACCEPT
 from netwarden.intercept.nfqueue import NfQueue
 from netwarden.intercept.queue_reader import QueueReader
 from netwarden.intercept.rules import InterceptPlan
+from netwarden.system.locks import ExclusiveLock, LockHeld, netns_lock_path
 from netwarden.system.netns import enter_netns
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class DaemonOptions:
 
 
 def run_daemon(options: DaemonOptions) -> int:
-    """Run until SIGTERM or SIGINT; the exit code for the command line."""
+    """Run until SIGTERM, SIGINT or SIGHUP; the exit code for the command line."""
     if options.netns:
         enter_netns(options.netns)
     try:
@@ -76,14 +77,32 @@ def run_daemon(options: DaemonOptions) -> int:
     except NetwardenError as err:
         print(f"netwarden: refusing to start: {err}", file=sys.stderr)
         return 2
-    return asyncio.run(_serve(options, settings, index))
+    # One daemon per namespace and per state directory: a second one would
+    # replace the first one's rules, or take over its API socket.
+    locks = [
+        ExclusiveLock(netns_lock_path(), "protects this network namespace"),
+        ExclusiveLock(options.state_dir / "daemon.lock", "uses this state directory"),
+    ]
+    try:
+        for lock in locks:
+            lock.acquire()
+    except LockHeld as err:
+        print(f"netwarden: refusing to start: {err}", file=sys.stderr)
+        return 1
+    try:
+        return asyncio.run(_serve(options, settings, index))
+    finally:
+        for lock in locks:
+            lock.release()
 
 
 async def _serve(options: DaemonOptions, settings: Settings, index: DomainIndex) -> int:
     daemon = Daemon(options, settings, index)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
+    # SIGHUP too: a closed terminal must not leave the rules behind (a
+    # reload on SIGHUP needs settings that can change at run time).
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         loop.add_signal_handler(signum, stop.set)
     try:
         await daemon.start()

@@ -1,0 +1,55 @@
+"""Exclusive locks that say which daemon holds them, released when it dies.
+
+``flock(2)`` locks belong to the open file and vanish with the process,
+kill -9 included, so a crashed daemon never leaves a stale lock behind.
+The holder writes its pid into the file, so that a refused second daemon
+can name the first.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+from pathlib import Path
+
+from netwarden.errors import NetwardenError
+
+RUN_DIR = Path("/run/netwarden")
+
+
+class LockHeld(NetwardenError):
+    """Another process holds the lock."""
+
+
+class ExclusiveLock:
+    def __init__(self, path: Path, purpose: str) -> None:
+        self.path = path
+        self.purpose = purpose
+        self._fd: int | None = None
+
+    def acquire(self) -> None:
+        """Take the lock or raise :class:`LockHeld` naming the holder."""
+        self.path.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
+            os.close(fd)
+            raise LockHeld(
+                f"another netwarden daemon (pid {holder}) {self.purpose}"
+            ) from None
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        self._fd = fd
+
+    def release(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)  # closing the file releases the flock
+            self._fd = None
+
+
+def netns_lock_path(run_dir: Path = RUN_DIR) -> Path:
+    """One lock per network namespace, named by the namespace's inode."""
+    info = os.stat("/proc/thread-self/ns/net")
+    return run_dir / f"netns-{info.st_dev}-{info.st_ino}.lock"
