@@ -28,7 +28,7 @@ class ConfigError(NetwardenError):
         line: int | None = None,
         field: str | None = None,
     ) -> None:
-        self.message = message
+        self.message = _shortened(message)
         self.source = source
         self.line = line
         self.field = field
@@ -61,3 +61,13 @@ class LabError(NetwardenError):
 
 class ApiError(NetwardenError):
     """The local API could not be reached or answered with an error."""
+
+
+MAX_MESSAGE = 400  # bad input is quoted in messages; a huge line is not
+
+
+def _shortened(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    cut = len(message) - MAX_MESSAGE
+    return f"{message[:MAX_MESSAGE]}... ({cut} more characters)"

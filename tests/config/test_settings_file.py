@@ -167,14 +167,46 @@ def test_load_filter_lists_uses_active_lists(tmp_path: Path) -> None:
     assert not index.is_blocked("other.example")
 
 
-def test_missing_list_file_names_option_and_file(tmp_path: Path) -> None:
-    settings = parse_settings("intel/listFile = Gone gone.txt\n", config_dir=tmp_path)
+def test_missing_list_file_names_the_declaring_line_and_the_file(
+    tmp_path: Path,
+) -> None:
+    text = "# lists\n\nintel/listFile = Gone gone.txt\n"
+    settings = parse_settings(text, source="netwarden.conf", config_dir=tmp_path)
     with pytest.raises(ConfigError) as caught:
         load_filter_lists(settings)
     error = caught.value
     assert error.field == "intel/listFile"
-    assert error.source == str(tmp_path / "gone.txt")
-    assert "Gone" in error.message
+    assert (error.source, error.line) == ("netwarden.conf", 3)
+    assert "list Gone" in error.message
+    assert str(tmp_path / "gone.txt") in error.message
+    assert str(error).startswith("netwarden.conf:3: intel/listFile: list Gone:")
+
+
+def test_non_utf8_config_names_the_line(tmp_path: Path) -> None:
+    (tmp_path / "netwarden.conf").write_bytes(
+        b"filter/defaultAction = permit\nfilter/endpoints = - caf\xe9.example\n"
+    )
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path)
+    assert caught.value.line == 2
+    assert "not UTF-8" in caught.value.message
+
+
+def test_huge_bad_value_is_not_echoed_whole() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings("filter/endpoints = - " + "x" * 200_000 + "..\n")
+    assert len(str(caught.value)) < 1000
+    assert "more characters" in str(caught.value)
+
+
+def test_a_list_without_any_usable_entry_is_warned_about(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    (tmp_path / "junk.bin").write_bytes(bytes(range(256)) * 8)
+    settings = parse_settings("intel/listFile = Junk junk.bin\n", config_dir=tmp_path)
+    with caplog.at_level("WARNING"):
+        load_filter_lists(settings)
+    assert "Junk" in caplog.text and "no usable entry" in caplog.text
 
 
 def test_registry_lists_every_option_once() -> None:

@@ -18,7 +18,7 @@ repeatable are errors that name file, line and key, and nothing is applied.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -59,6 +59,9 @@ class Settings:
     ca_file: Path | None
     listen_port: int
     include_subdomains: bool
+    # Where each list file was declared, for errors found when it is read;
+    # not part of the settings' value (an export renders other lines).
+    list_file_origins: tuple[Location, ...] = field(default=(), compare=False)
 
 
 class _Values:
@@ -148,6 +151,10 @@ def _build_settings(values: _Values, config_dir: Path | None) -> Settings:
         ca_file=_resolve(ca_file, config_dir) if ca_file else None,
         listen_port=_required(values.one(LISTEN_PORT)),
         include_subdomains=_required(values.one(INCLUDE_SUBDOMAINS)),
+        list_file_origins=tuple(
+            Location(values.source, values.line_of(LIST_FILE.key, index) or 0)
+            for index in range(len(list_files))
+        ),
     )
 
 
@@ -195,7 +202,7 @@ def load_settings(config_dir: Path) -> Settings:
     """Settings from ``<config_dir>/netwarden.conf``; defaults if it is absent."""
     path = config_dir / CONFIG_FILE_NAME
     try:
-        text = path.read_text(encoding="utf-8")
+        text = _decode(path.read_bytes(), path)
     except FileNotFoundError:
         logger.info("no %s: using default settings", path)
         return parse_settings("", source=str(path), config_dir=config_dir)
@@ -249,3 +256,13 @@ def _rendered_values(
         (CA_FILE, one(CA_FILE, settings.ca_file)),
         (LISTEN_PORT, one(LISTEN_PORT, settings.listen_port)),
     ]
+
+
+def _decode(raw: bytes, path: Path) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw.count(b"\n", 0, err.start) + 1
+        raise ConfigError(
+            f"not UTF-8 text (byte {raw[err.start]:#04x})", source=str(path), line=line
+        ) from None

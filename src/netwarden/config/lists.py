@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 
 from netwarden.config.file import Settings
 from netwarden.config.options import LIST_FILE
@@ -21,15 +22,34 @@ def load_filter_lists(settings: Settings) -> DomainIndex:
     asked for, without a word.
     """
     loaded: list[FilterList] = []
-    for list_id, path in settings.list_files:
+    origins = settings.list_file_origins
+    for number, (list_id, path) in enumerate(settings.list_files):
         if list_id not in settings.active_lists:
             continue
         try:
-            loaded.append(load_filter_list(path, name=list_id))
+            loaded.append(_load(list_id, path))
         except ConfigError as err:
+            origin = origins[number] if number < len(origins) else None
             raise ConfigError(
-                f"{list_id}: {err.message}", source=str(path), field=LIST_FILE.key
+                f"list {list_id}: {err}",
+                source=origin.source if origin else None,
+                line=origin.line if origin else None,
+                field=LIST_FILE.key,
             ) from err
     index = DomainIndex(loaded)
     logger.info("filter lists in use: %s (%d names)", index.list_names, len(index))
     return index
+
+
+def _load(list_id: str, path: Path) -> FilterList:
+    """One list; one that yields no entry at all is most likely not a list."""
+    filter_list = load_filter_list(path, name=list_id)
+    if not filter_list.blocked and not filter_list.allowed:
+        logger.warning(
+            "filter list %s from %s has no usable entry (%d lines, all skipped): "
+            "is it a filter list?",
+            list_id,
+            path,
+            filter_list.stats.lines,
+        )
+    return filter_list
