@@ -21,6 +21,7 @@ from typing import Any
 import pytest
 from support import require_command, require_root
 
+from netwarden.errors import LabError
 from netwarden.lab import plan
 from netwarden.lab.lab import Lab
 from netwarden.lab.webserver import BANNER
@@ -272,3 +273,25 @@ def test_api_socket_is_reachable_only_by_root(lab: Lab) -> None:
     assert mode == 0o600
     with socket.socket(socket.AF_UNIX) as client:
         client.connect(str(lab.api_socket))  # reachable from the host netns
+
+
+def test_restart_applies_an_edited_config_and_refuses_a_bad_one(lab: Lab) -> None:
+    # Last in this module: it restarts the daemon that the others share.
+    config = lab.config_dir / "netwarden.conf"
+    original = config.read_text()
+    assert run(lab, "dig", "+short", "www.edited.example").stdout.split() == [
+        plan.WEB_V4
+    ]
+    try:
+        config.write_text(original + "filter/endpoints = - .edited.example\n")
+        lab.restart_daemon()
+        blocked = run(lab, "dig", "+short", "www.edited.example")
+        assert blocked.stdout.split() == ["0.0.0.17"]
+
+        config.write_text(original + "filter/endpoints = - 10.1.2.300\n")
+        with pytest.raises(LabError, match=r"netwarden.conf:\d+: filter/endpoints"):
+            lab.restart_daemon()
+    finally:
+        config.write_text(original)
+        lab.restart_daemon()
+    assert status(lab)["connections"] == 0, "a new daemon with an empty table"

@@ -37,6 +37,13 @@ def add_lab_parser(subparsers: Any) -> None:
     _add(commands, "up", "create the lab and start its servers and the daemon", up)
     _add(commands, "down", "stop and remove everything the lab made", down)
     _add(commands, "status", "show whether the lab is up", status)
+    _add(
+        commands,
+        "restart",
+        "restart the lab's daemon with its config file as it is now "
+        "(edit <lab dir>/config/netwarden.conf first)",
+        restart,
+    )
     demo_parser = _add(commands, "demo", "bring the lab up and run the tour", demo)
     demo_parser.add_argument(
         "--once", action="store_true", help="take the lab down after the tour"
@@ -84,6 +91,13 @@ def exec_command(args: argparse.Namespace) -> int:
 
 def demo(args: argparse.Namespace) -> int:
     return run_demo(lab_from_args(args), once=args.once)
+
+
+def restart(args: argparse.Namespace) -> int:
+    lab = lab_from_args(args)
+    lab.restart_daemon()
+    print(f"the daemon runs again with {lab.config_dir / 'netwarden.conf'}")
+    return 0
 
 
 def status(args: argparse.Namespace) -> int:

@@ -44,7 +44,8 @@ SERVICE_TIMEOUT = 10.0
 DAEMON_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 # The daemon goes first: on SIGTERM it removes its own firewall rules.
-STOP_ORDER = ("daemon", "unbound", "webserver")
+DAEMON_NAME = "daemon"
+STOP_ORDER = (DAEMON_NAME, "unbound", "webserver")
 
 
 class Lab:
@@ -212,10 +213,26 @@ class Lab:
             launcher=launcher,
         )
 
+    def restart_daemon(self) -> None:
+        """Stop the daemon and start it again with the config file as it is.
+
+        The way to try a changed ``<lab>/config/netwarden.conf``; a config the
+        daemon refuses leaves the lab without a daemon, with the reason.
+        """
+        if not self.is_up() and not namespaces.namespace_exists(self.names.device):
+            raise LabError("the lab is not up: run netwarden lab up first")
+        for record in processes.read_records(self.pid_dir):
+            if record.name == DAEMON_NAME:
+                processes.stop_recorded(record, STOP_TIMEOUT)
+        self._launch_daemon()
+
     def _start_daemon(self, filter_list: Path) -> None:
         self.config_dir.mkdir(mode=0o700, exist_ok=True)
         config = render_daemon_config(self.ca_file, filter_list, self.extra_config)
         (self.config_dir / CONFIG_NAME).write_text(config)
+        self._launch_daemon()
+
+    def _launch_daemon(self) -> None:
         argv = [self.python, "-m", "netwarden", "run", "--netns", self.names.device]
         argv += [
             "--config-dir",
@@ -224,7 +241,7 @@ class Lab:
             str(self.state_dir),
         ]
         process = processes.start_process(
-            "daemon", argv, pid_dir=self.pid_dir, log_path=self.daemon_log
+            DAEMON_NAME, argv, pid_dir=self.pid_dir, log_path=self.daemon_log
         )
 
         def ready() -> bool:
