@@ -4,6 +4,8 @@
 given a server TLS context, DNS over TLS; it notes every query it got, and
 can be made slow (``delay``), failing (``rcode``) or truncating its UDP
 answers (``truncate_udp``) to exercise the nameserver's failure paths.
+Its DoT side answers pipelined queries concurrently, counts connections
+and can be told to close them or to send junk (see the ``tls_*`` fields).
 Certificates for its TLS side come from :mod:`netwarden.lab.pki`.
 """
 
@@ -69,6 +71,13 @@ class FakeUpstream:
         self.rcode = rcode
         self.truncate_udp = truncate_udp
         self.queries: list[tuple[str, str, str]] = []  # (transport, name, type)
+        self.tls_connections = 0  # TLS handshakes completed
+        self._tls_writers: set[asyncio.StreamWriter] = set()
+        self.tls_query_ids: list[int] = []  # message ids received over DoT
+        # Tests set these while the server runs:
+        self.tls_delays: dict[str, float] = {}  # per query name, over .delay
+        self.tls_close_after: int | None = None  # answers per connection, then EOF
+        self.tls_junk: bytes = b""  # a framed message sent before every answer
         self._plain = Listeners(self._answer_plain, [(host, 0)], lambda: None)
         self._tls_server: asyncio.Server | None = None
         self.port = 0
@@ -167,12 +176,52 @@ class FakeUpstream:
     async def _serve_tls(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
+        self.tls_connections += 1
+        self._tls_writers.add(writer)
+        # RFC 7766 section 6.2.1.1: answer pipelined queries as they are
+        # ready, not in order, so that clients must match them by id.
+        answering: set[asyncio.Task[None]] = set()
+        received = 0
         try:
             while (wire := await read_message(reader)) is not None:
-                await asyncio.sleep(self.delay)
-                reply = self.answer(wire, "tls")
-                if reply is not None:
-                    writer.write(len(reply).to_bytes(2, "big") + reply)
-                    await writer.drain()
+                received += 1
+                if self.tls_close_after is not None and received > self.tls_close_after:
+                    break
+                task = asyncio.create_task(self._answer_tls(wire, writer))
+                answering.add(task)
+                task.add_done_callback(answering.discard)
+                if (
+                    self.tls_close_after is not None
+                    and received >= self.tls_close_after
+                ):
+                    await asyncio.gather(*answering)
+                    break
         finally:
+            for task in answering:
+                task.cancel()
+            self._tls_writers.discard(writer)
             writer.close()
+
+    def drop_tls_connections(self) -> None:
+        """Close every open DoT connection now, answered or not."""
+        for writer in self._tls_writers:
+            writer.close()
+
+    async def _answer_tls(self, wire: bytes, writer: asyncio.StreamWriter) -> None:
+        if len(wire) >= 2:
+            self.tls_query_ids.append(int.from_bytes(wire[:2], "big"))
+        await asyncio.sleep(self.delay + self._tls_delay(wire))
+        reply = self.answer(wire, "tls")
+        if reply is None or writer.is_closing():
+            return
+        if self.tls_junk:
+            writer.write(len(self.tls_junk).to_bytes(2, "big") + self.tls_junk)
+        writer.write(len(reply).to_bytes(2, "big") + reply)
+        await writer.drain()
+
+    def _tls_delay(self, wire: bytes) -> float:
+        try:
+            name = domain_text(dns.message.from_wire(wire).question[0].name)
+        except (dns.exception.DNSException, IndexError):
+            return 0.0
+        return self.tls_delays.get(name, 0.0)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import socket
 import ssl
 import struct
 from collections.abc import Callable
@@ -67,6 +68,7 @@ class DnsStreamConnection:
     ) -> None:
         self.label = label
         self.idle_timeout = idle_timeout
+        self.answered = 0
         self.unexpected_answers = 0
         self._reader = reader
         self._writer = writer
@@ -104,10 +106,7 @@ class DnsStreamConnection:
     async def close(self) -> None:
         self._shut("closed by netwarden")
         self._reader_task.cancel()
-        try:
-            await self._reader_task
-        except asyncio.CancelledError:
-            pass
+        await asyncio.wait([self._reader_task])  # not raising its CancelledError
 
     def _check_open(self) -> None:
         if not self.is_open:
@@ -153,6 +152,7 @@ class DnsStreamConnection:
             return
         try:
             waiter.set_result(dns.message.from_wire(wire))
+            self.answered += 1
         except (dns.exception.DNSException, ValueError) as err:
             # Only this query fails; the framing is intact, the stream usable.
             waiter.set_exception(dns.exception.FormError(f"malformed answer: {err}"))  # type: ignore[no-untyped-call]
@@ -208,13 +208,14 @@ async def open_tls_connection(
     ssl_context: ssl.SSLContext,
     server_hostname: str | None,
     *,
+    label: str,
     socket_mark: int | None = None,
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
 ) -> DnsStreamConnection:
     """Connect, check the certificate for ``server_hostname``, start reading."""
     loop = asyncio.get_running_loop()
-    sock = plain.open_socket(ip, plain.socket.SOCK_STREAM, socket_mark)
+    sock = plain.open_socket(ip, socket.SOCK_STREAM, socket_mark)
     try:
         await loop.sock_connect(sock, (str(ip), port))
         reader, writer = await asyncio.open_connection(
@@ -223,7 +224,6 @@ async def open_tls_connection(
     except BaseException:
         sock.close()
         raise
-    label = f"DoT {ip} port {port}"
     return DnsStreamConnection(
         reader, writer, label, idle_timeout=idle_timeout, max_in_flight=max_in_flight
     )

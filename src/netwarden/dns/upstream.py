@@ -7,10 +7,11 @@ reached, fails its TLS check or answers SERVFAIL or REFUSED counts as
 failed and the next one is asked (RFC 1035 section 7.2 lets a resolver
 move on to another server); NXDOMAIN and NOERROR are answers and returned.
 
-Every transport opens a fresh connection per query for now. They are
-objects with ``exchange`` and ``close`` so that a DoT transport can later
-keep one connection open and pipeline queries on it (RFC 7858 section 3.4)
-without changing :class:`Upstreams` or its callers.
+Plain UDP and TCP open a fresh socket per query. DoT keeps one TLS
+connection per upstream and pipelines queries on it (RFC 7858 section
+3.4, see :mod:`netwarden.dns.tls_connection`): a handshake costs some
+hundred times the query. A broken connection fails its queries as any
+transport failure does, so the next upstream is asked.
 """
 
 from __future__ import annotations
@@ -22,13 +23,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
 
-import dns.asyncquery
 import dns.exception
 import dns.message
 import dns.rcode
 
-from netwarden.dns import plain
+from netwarden.dns import plain, tls_connection
 from netwarden.dns.resolver_url import ResolverURL
+from netwarden.dns.tls_connection import ConnectionClosed, DnsStreamConnection
 from netwarden.errors import NetwardenError
 
 log = logging.getLogger(__name__)
@@ -88,23 +89,94 @@ class TcpTransport:
 
 
 class TlsTransport:
-    """DNS over TLS (RFC 7858) with the certificate checked for verify_name."""
+    """DNS over TLS (RFC 7858) with the certificate checked for verify_name.
 
-    def __init__(self, url: ResolverURL, ssl_context: ssl.SSLContext) -> None:
+    One connection is kept and shared by all queries (RFC 7858 section
+    3.4), opened on first use and again on the first use after it closed.
+    A query lost with a connection that had answered before is asked once
+    more on a new connection; one lost with a new connection fails.
+    Queries arriving while it is being opened wait for that one attempt
+    instead of opening their own; when it fails, they all fail with it.
+    """
+
+    def __init__(
+        self,
+        url: ResolverURL,
+        ssl_context: ssl.SSLContext,
+        socket_mark: int | None = None,
+        *,
+        connect_timeout: float = 3.0,
+        idle_timeout: float = tls_connection.DEFAULT_IDLE_TIMEOUT,
+        max_in_flight: int = tls_connection.DEFAULT_MAX_IN_FLIGHT,
+    ) -> None:
         self.url = url
         self.ssl_context = ssl_context
+        self.socket_mark = socket_mark
+        self.connect_timeout = connect_timeout
+        self.idle_timeout = idle_timeout
+        self.max_in_flight = max_in_flight
+        self.connections_opened = 0
+        self._connection: DnsStreamConnection | None = None
+        self._connecting: asyncio.Task[DnsStreamConnection] | None = None
 
     async def exchange(self, query: dns.message.Message) -> dns.message.Message:
-        return await dns.asyncquery.tls(
-            query,
-            str(self.url.ip),
-            port=self.url.port,
-            ssl_context=self.ssl_context,
-            server_hostname=self.url.verify_name,
-        )
+        connection = await self._open_connection()
+        was_used = connection.answered > 0
+        try:
+            return await connection.exchange(query)
+        except ConnectionClosed:
+            if not was_used:
+                raise
+        # A server may close an idle connection at any moment (RFC 7766
+        # section 6.2.3), also just as a query goes out. Queries are
+        # idempotent: ask once more on a new connection, which, being new,
+        # is not retried again.
+        log.debug("DoT connection to %s closed under a query", self.url.label)
+        connection = await self._open_connection()
+        return await connection.exchange(query)
 
     async def close(self) -> None:
-        return None
+        if self._connecting is not None:
+            self._connecting.cancel()
+        if self._connection is not None:
+            await self._connection.close()
+            self._connection = None
+
+    async def _open_connection(self) -> DnsStreamConnection:
+        if self._connection is not None and self._connection.is_open:
+            return self._connection
+        if self._connecting is None:
+            self._connecting = asyncio.create_task(self._connect())
+            self._connecting.add_done_callback(self._connected)
+        # Shielded: one query giving up (its timeout) must not cancel the
+        # connect the others are waiting for.
+        return await asyncio.shield(self._connecting)
+
+    async def _connect(self) -> DnsStreamConnection:
+        async with asyncio.timeout(self.connect_timeout):
+            return await tls_connection.open_tls_connection(
+                self.url.ip,
+                self.url.port,
+                self.ssl_context,
+                self.url.verify_name,
+                label=self.url.label,
+                socket_mark=self.socket_mark,
+                idle_timeout=self.idle_timeout,
+                max_in_flight=self.max_in_flight,
+            )
+
+    def _connected(self, attempt: asyncio.Task[DnsStreamConnection]) -> None:
+        self._connecting = None
+        if attempt.cancelled():
+            return
+        if (failure := attempt.exception()) is not None:
+            log.debug("DoT connect to %s failed: %s", self.url.label, failure)
+            return
+        self.connections_opened += 1
+        self._connection = attempt.result()
+        log.debug(
+            "DoT connection %d to %s open", self.connections_opened, self.url.label
+        )
 
 
 def make_tls_context(ca_file: Path | None) -> ssl.SSLContext:
@@ -121,10 +193,13 @@ def make_tls_context(ca_file: Path | None) -> ssl.SSLContext:
 
 
 def make_transport(
-    url: ResolverURL, ssl_context: ssl.SSLContext, socket_mark: int | None = None
+    url: ResolverURL,
+    ssl_context: ssl.SSLContext,
+    socket_mark: int | None = None,
+    timeout: float = 3.0,
 ) -> Transport:
     if url.scheme == "dot":
-        return TlsTransport(url, ssl_context)
+        return TlsTransport(url, ssl_context, socket_mark, connect_timeout=timeout)
     if url.scheme == "tcp":
         return TcpTransport(url, socket_mark)
     return UdpTransport(url, socket_mark)
@@ -135,9 +210,9 @@ class Upstreams:
 
     ``timeout`` bounds each upstream's attempt (connect, TLS and answer);
     with every upstream down, :meth:`resolve` gives up after at most
-    ``len(urls) * timeout`` seconds. ``socket_mark`` is set on plain-DNS
-    sockets so that the firewall does not redirect them back to netwarden
-    (see :mod:`netwarden.dns.plain`).
+    ``len(urls) * timeout`` seconds. ``socket_mark`` is set on every upstream
+    socket (plain DNS and DoT) so that the firewall does not redirect it
+    back to netwarden (see :mod:`netwarden.dns.plain`).
     """
 
     def __init__(
@@ -152,7 +227,7 @@ class Upstreams:
             raise ValueError("Upstreams needs at least one resolver URL")
         ssl_context = make_tls_context(ca_file)
         self.transports: list[Transport] = [
-            make_transport(u, ssl_context, socket_mark) for u in urls
+            make_transport(u, ssl_context, socket_mark, timeout) for u in urls
         ]
         self.timeout = timeout
 
