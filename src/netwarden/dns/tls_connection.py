@@ -212,6 +212,7 @@ async def open_tls_connection(
     socket_mark: int | None = None,
     idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
     max_in_flight: int = DEFAULT_MAX_IN_FLIGHT,
+    new_id: Callable[[], int] = random_id,
 ) -> DnsStreamConnection:
     """Connect, check the certificate for ``server_hostname``, start reading."""
     loop = asyncio.get_running_loop()
@@ -225,5 +226,10 @@ async def open_tls_connection(
         sock.close()
         raise
     return DnsStreamConnection(
-        reader, writer, label, idle_timeout=idle_timeout, max_in_flight=max_in_flight
+        reader,
+        writer,
+        label,
+        idle_timeout=idle_timeout,
+        max_in_flight=max_in_flight,
+        new_id=new_id,
     )
