@@ -92,7 +92,7 @@ def test_ports(text: str, expected: int) -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: config/options.py:100 parse_port uses str.isdigit(), which "
+    reason="BUG: config/options.py parse_port uses str.isdigit(), which "
     "accepts Unicode digits: '٣' becomes port 3, '²' gives int()'s message",
 )
 # Arabic-Indic three, superscript two, full-width fifty-three.

@@ -106,7 +106,7 @@ def test_ip_entities_never_match_without_an_address(token: str) -> None:
 @pytest.mark.xfail(
     strict=True,
     reason="BUG: AddressEntity/NetworkEntity.matches compare IPv4-mapped IPv6 "
-    "addresses as different from their IPv4 address (rules/entity.py:73,84)",
+    "addresses as different from their IPv4 address (rules/entity.py AddressEntity.matches, NetworkEntity.matches)",
 )
 @pytest.mark.parametrize(
     ("token", "ip"),
@@ -123,7 +123,7 @@ def test_ipv4_mapped_addresses_are_their_ipv4_address(token: str, ip: str) -> No
 @pytest.mark.xfail(
     strict=True,
     reason="BUG: an address with an IPv6 zone ID (fe80::1%eth0) is accepted "
-    "(rules/entity.py:210 _parse_address) but can never equal a flow's address",
+    "(rules/entity.py _parse_address) but can never equal a flow's address",
 )
 def test_zone_id_addresses_are_refused() -> None:
     with pytest.raises(ValueError):

@@ -84,7 +84,7 @@ def test_error_without_location_names_only_the_field() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: rules/endpoint.py:203 accepts any Unicode digit via str.isdigit(); "
+    reason="BUG: rules/endpoint.py _protocol_number accepts any Unicode digit via str.isdigit(); "
     "'²' then makes int() raise a bare ValueError, not ConfigError",
 )
 @pytest.mark.parametrize("protocol", ["²", "٦"])
