@@ -105,8 +105,8 @@ def test_ip_entities_never_match_without_an_address(token: str) -> None:
 # network; dns/name_map.py already treats it so, rules should agree.
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: AddressEntity/NetworkEntity.matches compare IPv4-mapped IPv6 "
-    "addresses as different from their IPv4 address (rules/entity.py AddressEntity.matches, NetworkEntity.matches)",
+    reason="BUG: rules/entity.py AddressEntity.matches and NetworkEntity.matches "
+    "treat an IPv4-mapped IPv6 address as different from its IPv4 address",
 )
 @pytest.mark.parametrize(
     ("token", "ip"),

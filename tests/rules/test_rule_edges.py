@@ -84,8 +84,8 @@ def test_error_without_location_names_only_the_field() -> None:
 
 @pytest.mark.xfail(
     strict=True,
-    reason="BUG: rules/endpoint.py _protocol_number accepts any Unicode digit via str.isdigit(); "
-    "'²' then makes int() raise a bare ValueError, not ConfigError",
+    reason="BUG: rules/endpoint.py _protocol_number takes any Unicode digit "
+    "(str.isdigit); '²' then makes int() raise a bare ValueError, not ConfigError",
 )
 @pytest.mark.parametrize("protocol", ["²", "٦"])
 def test_non_ascii_digits_are_not_protocol_numbers(protocol: str) -> None:
