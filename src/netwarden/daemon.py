@@ -139,13 +139,13 @@ class Daemon:
             table=self.table,
             own_pid=os.getpid(),
         )
-        upstreams = Upstreams(
+        self.upstreams = Upstreams(
             [parse_resolver_url(url) for url in settings.nameservers],
             ca_file=settings.ca_file,
             socket_mark=MARK_ACCEPT,
         )
         self.nameserver = Nameserver(
-            upstreams,
+            self.upstreams,
             decide_query=self.engine.decide_query,
             attribute_client=self.engine.attribute_client,
             on_query=self.engine.record_query,
@@ -180,6 +180,7 @@ class Daemon:
             self._remove_rules,
             self._close_queue,
             self.nameserver.stop,
+            self.upstreams.close,
             self.api.stop,
         ):
             try:

@@ -90,11 +90,6 @@ def test_ports(text: str, expected: int) -> None:
     assert parse_port(text, HERE) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: config/options.py parse_port uses str.isdigit(), which "
-    "accepts Unicode digits: '٣' becomes port 3, '²' gives int()'s message",
-)
 # Arabic-Indic three, superscript two, full-width fifty-three.
 @pytest.mark.parametrize("text", ["\u0663", "\u00b2", "\uff15\uff13"])
 def test_ports_are_ascii_digits(text: str) -> None:

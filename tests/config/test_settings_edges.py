@@ -109,11 +109,6 @@ def test_relative_paths_follow_the_config_dir(
     assert settings.list_files[0].path == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: config/file.py load_settings decodes with utf-8, so a file "
-    "saved with a byte order mark fails with 'unknown option' on line 1",
-)
 def test_byte_order_mark_is_not_part_of_the_first_key(tmp_path: Path) -> None:
     (tmp_path / "netwarden.conf").write_bytes(
         "filter/defaultAction = block\n".encode("utf-8-sig")

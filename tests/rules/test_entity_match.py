@@ -103,11 +103,6 @@ def test_ip_entities_never_match_without_an_address(token: str) -> None:
 
 # An IPv4-mapped IPv6 address (RFC 4291 2.5.5.2) is the IPv4 address to the
 # network; dns/name_map.py already treats it so, rules should agree.
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: rules/entity.py AddressEntity.matches and NetworkEntity.matches "
-    "treat an IPv4-mapped IPv6 address as different from its IPv4 address",
-)
 @pytest.mark.parametrize(
     ("token", "ip"),
     [
@@ -120,11 +115,6 @@ def test_ipv4_mapped_addresses_are_their_ipv4_address(token: str, ip: str) -> No
     assert matches(token, None, ip)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: an address with an IPv6 zone ID (fe80::1%eth0) is accepted "
-    "(rules/entity.py _parse_address) but can never equal a flow's address",
-)
 def test_zone_id_addresses_are_refused() -> None:
     with pytest.raises(ValueError):
         parse_entity("fe80::1%eth0")

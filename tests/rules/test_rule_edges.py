@@ -82,11 +82,6 @@ def test_error_without_location_names_only_the_field() -> None:
     assert str(caught.value).startswith("filter/endpoints: entity 'a..example'")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="BUG: rules/endpoint.py _protocol_number takes any Unicode digit "
-    "(str.isdigit); '²' then makes int() raise a bare ValueError, not ConfigError",
-)
 @pytest.mark.parametrize("protocol", ["²", "٦"])
 def test_non_ascii_digits_are_not_protocol_numbers(protocol: str) -> None:
     with pytest.raises(ConfigError, match="protocol"):

@@ -260,7 +260,7 @@ def _rendered_values(
 
 def _decode(raw: bytes, path: Path) -> str:
     try:
-        return raw.decode("utf-8")
+        return raw.decode("utf-8-sig")  # an editor's byte-order mark is no key
     except UnicodeDecodeError as err:
         line = raw.count(b"\n", 0, err.start) + 1
         raise ConfigError(

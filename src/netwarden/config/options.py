@@ -104,7 +104,7 @@ def render_bool(value: bool) -> str:
 
 
 def parse_port(text: str, where: Location) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 65535:
+    if not re.fullmatch(r"[0-9]{1,5}", text) or not 1 <= int(text) <= 65535:
         raise ValueError(f"{text!r}: a port is a number from 1 to 65535")
     return int(text)
 

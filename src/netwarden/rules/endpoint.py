@@ -40,6 +40,7 @@ PROTOCOL_NAMES = {number: name for name, number in PROTOCOL_NUMBERS.items()}
 PORTED_PROTOCOLS = frozenset({6, 17, 33, 132, 136})
 
 _TOKEN = re.compile(r"\S+")
+_ASCII_NUMBER = re.compile(r"[0-9]{1,3}")  # str.isdigit() also takes "²" and "٦"
 _PORTS = re.compile(r"([0-9]{1,5})(?:-([0-9]{1,5}))?")
 
 
@@ -187,7 +188,7 @@ class _RuleParser:
         if name == "*":
             return ProtocolMatch(None)
         number = PROTOCOL_NUMBERS.get(name.lower())
-        if number is None and name.isdigit() and int(name) <= 255:
+        if number is None and _ASCII_NUMBER.fullmatch(name) and int(name) <= 255:
             number = int(name)
         if number is None:
             known = ", ".join(PROTOCOL_NUMBERS)

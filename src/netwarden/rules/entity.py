@@ -30,6 +30,7 @@ from netwarden.network.packet import IPAddress
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
+MAPPED_IPV4 = ipaddress.IPv6Network("::ffff:0:0/96")  # RFC 4291 section 2.5.5.2
 CONTINENTS = frozenset({"AF", "AN", "AS", "EU", "NA", "OC", "SA"})
 
 _COUNTRY = re.compile(r"[A-Z]{2}")
@@ -72,7 +73,7 @@ class AddressEntity(Entity):
         return str(self.address)
 
     def matches(self, domain: str | None, ip: IPAddress | None) -> bool:
-        return ip == self.address
+        return ip is not None and _plain(ip) == _plain(self.address)
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,11 +85,22 @@ class NetworkEntity(Entity):
         return str(self.network)
 
     def matches(self, domain: str | None, ip: IPAddress | None) -> bool:
-        return (
-            ip is not None
-            and ip.version == self.network.version
-            and (ip in self.network)
-        )
+        if ip is None:
+            return False
+        plain = _plain(ip)
+        if isinstance(self.network, ipaddress.IPv6Network) and self.network.subnet_of(
+            MAPPED_IPV4
+        ):
+            # A network written over mapped addresses is about IPv4 hosts.
+            return ipaddress.IPv6Address(f"::ffff:{plain}") in self.network
+        return plain.version == self.network.version and plain in self.network
+
+
+def _plain(ip: IPAddress) -> IPAddress:
+    """An IPv4-mapped IPv6 address (RFC 4291 2.5.5.2) is its IPv4 address."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        return ip.ipv4_mapped
+    return ip
 
 
 class DomainForm(enum.Enum):
@@ -204,9 +216,13 @@ def parse_entity(token: str) -> Entity:
 
 def _parse_address(token: str) -> Entity | None:
     try:
-        return AddressEntity(ipaddress.ip_address(token))
+        address = ipaddress.ip_address(token)
     except ValueError:
         return None
+    if isinstance(address, ipaddress.IPv6Address) and address.scope_id:
+        # A flow's address never carries a zone, so such a rule never matches.
+        raise ValueError("an address with a zone (%...) never matches; drop it")
+    return AddressEntity(address)
 
 
 def _parse_network(token: str) -> Entity | None:
