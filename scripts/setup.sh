@@ -48,4 +48,10 @@ fi
 if [ ! -x .venv/bin/python ]; then
     /usr/bin/python3 -m venv .venv
 fi
-.venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+# Reinstall only when the project's dependencies changed since the last run.
+stamp=.venv/.netwarden-installed
+wanted=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$wanted" ]; then
+    .venv/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+    echo "$wanted" > "$stamp"
+fi
