@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from itertools import count
 from pathlib import Path
@@ -192,6 +193,10 @@ def test_up_cleans_after_a_crash(tmp_path: Path) -> None:
         old_pids = _recorded_pids(crashed)
         for pid in old_pids:
             os.kill(pid, signal.SIGKILL)  # the lab's own processes, by pid
+        # SIGKILL is delivered asynchronously: wait (bounded) until it landed.
+        deadline = time.monotonic() + 10
+        while crashed.is_up() and time.monotonic() < deadline:
+            time.sleep(0.05)
         assert not crashed.is_up()
 
         again = Lab(crashed.lab_dir, prefix=crashed.names.prefix, start_daemon=False)
