@@ -15,6 +15,18 @@ PACKAGES="python3 python3-venv ca-certificates iproute2 iptables nftables
     conntrack procps unbound curl dnsutils knot-dnsutils
     webext-ublock-origin-firefox"
 
+# Debian enables a service's units when its package is installed. Undo that
+# for the unbound this script installed: with systemd, as an administrator
+# would; without it (a container or chroot), by removing the links.
+disable_unbound_units() {
+    if command -v systemctl >/dev/null 2>&1; then
+        systemctl disable --quiet unbound.service unbound-resolvconf.service \
+            >/dev/null 2>&1 || true
+    fi
+    rm -f /etc/systemd/system/multi-user.target.wants/unbound.service \
+        /etc/systemd/system/unbound.service.wants/unbound-resolvconf.service
+}
+
 missing=""
 for package in $PACKAGES; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null |
@@ -38,10 +50,7 @@ if [ -n "$missing" ]; then
     # shellcheck disable=SC2086 # the list is meant to split into words
     apt-get install -y -q --no-install-recommends $missing
     case "$missing" in
-        *unbound*)
-            for unit in unbound.service unbound-resolvconf.service; do
-                deb-systemd-helper disable "$unit" >/dev/null 2>&1 || true
-            done ;;
+        *unbound*) disable_unbound_units ;;
     esac
 fi
 
