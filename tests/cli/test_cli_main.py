@@ -74,6 +74,8 @@ def test_subcommands_parse(argv: list[str], expected: dict[str, Any]) -> None:
         (["connections", "--limit", "0"], "--limit: '0' is not a whole number"),
         (["connections", "--limit", "-3"], "--limit: '-3' is not a whole number"),
         (["connections", "--limit", "2.5"], "--limit: '2.5' is not a whole number"),
+        (["connections", "--limit", "10001"], "from 1 to 10000"),
+        (["connections", "--limit", "9" * 30], "from 1 to 10000"),
         (["connections", "--colour"], "unrecognized arguments: --colour"),
         (["run", "--netns"], "--netns: expected one argument"),
         (["lab"], "required: ACTION"),

@@ -167,7 +167,8 @@ def test_wildcards_are_plain_text_tests(text: str, domain: str) -> None:
 def test_network_entity_is_cidr_containment(
     network: ipaddress.IPv4Network, ip: IPAddress
 ) -> None:
-    expected = ip.version == 4 and ip in network
+    plain = ip.ipv4_mapped or ip if isinstance(ip, ipaddress.IPv6Address) else ip
+    expected = plain.version == 4 and plain in network
     assert matches(str(network), None, str(ip)) is expected
 
 
@@ -184,3 +185,18 @@ def test_ipv6_network_entity_is_cidr_containment(
     network: ipaddress.IPv6Network, ip: ipaddress.IPv6Address
 ) -> None:
     assert matches(str(network), None, str(ip)) is (ip in network)
+
+
+@pytest.mark.parametrize(
+    ("network", "address", "expected"),
+    [
+        ("::ffff:0:0/96", "203.0.113.9", True),
+        ("::ffff:0:0/96", "::ffff:203.0.113.9", True),
+        ("::ffff:0:0/96", "::", False),  # plain IPv6: never a mapped host
+        ("::ffff:0:0/96", "::1:0:0:0:1", False),
+    ],
+)
+def test_networks_of_mapped_addresses(
+    network: str, address: str, expected: bool
+) -> None:
+    assert matches(network, None, address) is expected

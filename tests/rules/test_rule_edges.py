@@ -189,3 +189,9 @@ def test_reordering_changes_the_winner() -> None:
 def test_first_match_forgives_case_and_root_dot(domain: str) -> None:
     rules = EndpointRules([EndpointRule.parse("- a.example")])
     assert rules.first_match(domain, None, None, None) is not None
+
+
+def test_a_mapped_address_rule_renders_as_written() -> None:
+    rule = EndpointRule.parse("- ::ffff:203.0.113.80 tcp/80")
+    assert rule.render() == "- ::ffff:203.0.113.80 tcp/80"
+    assert EndpointRule.parse(rule.render()) == rule

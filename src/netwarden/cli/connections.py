@@ -9,6 +9,7 @@ import sys
 from typing import Any, TextIO
 
 from netwarden.api.client import ApiClient
+from netwarden.api.server import MAX_LIMIT
 from netwarden.cli.paths import api_socket
 
 COLUMNS = (
@@ -32,7 +33,10 @@ def add_parser(subparsers: Any) -> None:
     )
     parser.add_argument("--json", action="store_true", help="print a JSON array")
     parser.add_argument(
-        "--limit", type=_positive_int, default=50, help="newest N (default 50)"
+        "--limit",
+        type=_limit,
+        default=50,
+        help=f"newest N (default 50, at most {MAX_LIMIT})",
     )
     parser.set_defaults(func=run)
 
@@ -76,7 +80,9 @@ def _cell(row: dict[str, Any], key: str) -> str:
     return "-" if value is None else str(value)
 
 
-def _positive_int(text: str) -> int:
-    if not re.fullmatch(r"[0-9]{1,9}", text) or int(text) < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number of 1 or more")
+def _limit(text: str) -> int:
+    if not re.fullmatch(r"[0-9]{1,9}", text) or not 1 <= int(text) <= MAX_LIMIT:
+        raise argparse.ArgumentTypeError(
+            f"{text[:20]!r} is not a whole number from 1 to {MAX_LIMIT}"
+        )
     return int(text)

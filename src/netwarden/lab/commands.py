@@ -111,5 +111,14 @@ def status(args: argparse.Namespace) -> int:
     answers = daemon_answers(lab.api_socket)
     print(f"daemon API {lab.api_socket}: {'answers' if answers else 'no answer'}")
     is_up = lab.is_up()
-    print(f"lab is {'up' if is_up else 'down'}")
+    some_left = any(map(namespace_exists, lab.names.namespaces))
+    if is_up:
+        print("lab is up")
+    elif some_left:
+        print(
+            "lab is partly up: `netwarden lab restart` restarts the daemon, "
+            "`netwarden lab up` rebuilds everything"
+        )
+    else:
+        print("lab is down")
     return 0 if is_up else 1

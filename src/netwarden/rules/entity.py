@@ -70,7 +70,9 @@ class AddressEntity(Entity):
     kind = "IP address"
 
     def render(self) -> str:
-        return str(self.address)
+        mapped = _plain(self.address)
+        # Python 3.11 prints ::ffff:203.0.113.80 as ::ffff:cb00:7150.
+        return f"::ffff:{mapped}" if mapped is not self.address else str(self.address)
 
     def matches(self, domain: str | None, ip: IPAddress | None) -> bool:
         return ip is not None and _plain(ip) == _plain(self.address)
@@ -92,7 +94,9 @@ class NetworkEntity(Entity):
             MAPPED_IPV4
         ):
             # A network written over mapped addresses is about IPv4 hosts.
-            return ipaddress.IPv6Address(f"::ffff:{plain}") in self.network
+            if isinstance(plain, ipaddress.IPv4Address):
+                return ipaddress.IPv6Address(f"::ffff:{plain}") in self.network
+            return False  # a plain IPv6 address is never a mapped one
         return plain.version == self.network.version and plain in self.network
 
 
