@@ -6,10 +6,11 @@ import os
 from pathlib import Path
 
 from netwarden.api import API_SOCKET_NAME
+from netwarden.lab.plan import DEFAULT_LAB_DIR
 
 DEFAULT_CONFIG_DIR = Path("/etc/netwarden")
 DEFAULT_STATE_DIR = Path("/var/lib/netwarden")
-LAB_DIR = Path("/run/netwarden-lab")
+LAB_DIR = DEFAULT_LAB_DIR
 SOCKET_ENV = "NETWARDEN_SOCKET"
 
 

@@ -37,7 +37,7 @@ from netwarden.lab.webserver import BANNER, render_bind
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_LAB_DIR = Path("/run/netwarden-lab")
+DEFAULT_LAB_DIR = plan.DEFAULT_LAB_DIR
 MARKER = ".netwarden-lab"  # a lab directory holds this; nothing else is removed
 API_SOCKET_NAME = "api.sock"
 SERVICE_TIMEOUT = 10.0

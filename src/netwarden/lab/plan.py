@@ -10,8 +10,11 @@ which only exists inside the lab's namespaces.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 DEFAULT_PREFIX = "nw"
+# Where `netwarden lab` keeps its files; the CLI finds the lab's daemon here.
+DEFAULT_LAB_DIR = Path("/run/netwarden-lab")
 
 # Interface names live inside the namespaces, so they never collide with the
 # host's or another lab's, and stay under the kernel's 15-character limit.
