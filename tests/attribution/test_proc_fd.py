@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from netwarden.attribution.fake_proc import FakeProcTree
-from netwarden.attribution.proc_fd import InodeIndex, read_start_ticks
+from netwarden.attribution.proc_fd import RECENT_FIRST, InodeIndex, read_start_ticks
 
 
 @pytest.fixture
@@ -49,7 +49,22 @@ def test_new_process_is_read_without_rereading_known_ones(tree: FakeProcTree) ->
     scanned = index.scanned_pids
     tree.add_process(300, exe="/usr/bin/python3.11", sockets={3: 7001})
     assert index.find_pid(7001) == 300
-    assert index.scanned_pids == scanned + 1
+    # The recent socket owners are read first, then only the new process.
+    assert index.scanned_pids == scanned + RECENT_FIRST + 1
+
+
+def test_new_socket_of_a_recent_owner_is_found_without_listing_proc(
+    tree: FakeProcTree,
+) -> None:
+    index = InodeIndex(tree.root)
+    index.prime()
+    assert index.find_pid(6001) == 200  # now the most recent socket owner
+    scanned = index.scanned_pids
+    tree.add_process(300, exe="/usr/bin/curl", sockets={3: 7002})  # not read
+    tree.open_socket(200, 9, 6003)
+
+    assert index.find_pid(6003) == 200
+    assert index.scanned_pids == scanned + 1, "only pid 200's fd directory"
 
 
 def test_new_socket_of_known_process_found_by_rescan(tree: FakeProcTree) -> None:

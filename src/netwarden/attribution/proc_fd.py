@@ -8,9 +8,11 @@ it has read and refreshes incrementally:
 
 * a hit is verified with a single ``readlink`` of the remembered fd, so a
   closed or passed-on socket is never reported from a stale cache;
-* on a miss, the pids not seen before are read first (a new connection
-  most often comes from a new process), then the known pids, the ones
-  that last owned a socket first, within a budget of pids and of time;
+* on a miss, the two processes that last owned a socket are read first
+  (a long-lived program opening another socket is the commonest case and
+  costs one directory read), then the pids not seen before (a new
+  program), then the other known pids, recent socket owners first, within
+  a budget of pids and of time;
 * pids that have left ``/proc`` are forgotten on every refresh.
 
 Only thread-group leaders are listed in ``/proc``, and threads share the
@@ -23,10 +25,11 @@ the one using it.
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ log = logging.getLogger(__name__)
 SOCKET_LINK_PREFIX = "socket:["
 DEFAULT_SCAN_PID_BUDGET = 4096
 DEFAULT_SCAN_SECONDS = 0.05
+RECENT_FIRST = 2  # recent socket owners read before /proc is listed
 
 
 def _socket_inodes(fd_dir: str) -> dict[int, int] | None:
@@ -112,10 +116,17 @@ class InodeIndex:
         if pid is not None:
             return pid
         deadline = time.monotonic() + self._scan_seconds
-        new_pids = self._refresh_pid_list()
-        pid = self._scan(new_pids, inode, deadline, stop_when_found=False)
+        # A program that opened sockets before is the likeliest to open this
+        # one (a browser, a mail client): its fd directory is read first,
+        # before /proc is listed for programs not seen yet.
+        recent = list(itertools.islice(self._rescan_order((), uid), RECENT_FIRST))
+        pid = self._scan(recent, inode, deadline, stop_when_found=True)
         if pid is None:
-            pid = self._scan(self._rescan_order(new_pids, uid), inode, deadline, True)
+            new_pids = self._refresh_pid_list()
+            pid = self._scan(new_pids, inode, deadline, stop_when_found=False)
+            if pid is None:
+                rest = self._rescan_order([*new_pids, *recent], uid)
+                pid = self._scan(rest, inode, deadline, stop_when_found=True)
         log.debug("inode %s -> pid %s", inode, pid)
         return pid
 
@@ -151,12 +162,16 @@ class InodeIndex:
         # Higher pids are usually younger; read those first.
         return sorted(current - set(self._fds_by_pid), reverse=True)
 
-    def _rescan_order(self, skip: Iterable[int], uid: int | None) -> list[int]:
+    def _rescan_order(self, skip: Iterable[int], uid: int | None) -> Iterator[int]:
+        """Known pids, recent socket owners first, filtered by uid lazily.
+
+        Lazily: a scan stops at the holder, so the owner of every other
+        process is never looked up.
+        """
         skipped = set(skip)
-        order = [pid for pid in reversed(self._activity) if pid not in skipped]
-        if uid is None:
-            return order
-        return [pid for pid in order if self._owned_by(pid, uid)]
+        for pid in list(reversed(self._activity)):  # reading reorders it
+            if pid not in skipped and (uid is None or self._owned_by(pid, uid)):
+                yield pid
 
     def _owned_by(self, pid: int, uid: int) -> bool:
         # The socket's uid is the creator's fsuid; /proc/<pid> is owned by
@@ -169,7 +184,7 @@ class InodeIndex:
             return False
 
     def _scan(
-        self, pids: list[int], inode: int, deadline: float, stop_when_found: bool
+        self, pids: Iterable[int], inode: int, deadline: float, stop_when_found: bool
     ) -> int | None:
         for count, pid in enumerate(pids):
             if count >= self._scan_pid_budget or time.monotonic() > deadline:
