@@ -130,38 +130,40 @@ class Daemon:
         self.table = ConnectionTable()
         self.name_map = NameMap()
         self.inode_index = InodeIndex()
-        attributor = Attributor(SocketDiag(), self.inode_index, own_pid=os.getpid())
-        policy = Policy.from_settings(settings, index)
-        self.engine = FirewallEngine(
-            policy=policy,
-            attributor=attributor,
-            name_map=self.name_map,
-            table=self.table,
-            own_pid=os.getpid(),
-        )
+        self.engine = self._build_engine(settings, index)
         self.upstreams = Upstreams(
             [parse_resolver_url(url) for url in settings.nameservers],
             ca_file=settings.ca_file,
             socket_mark=MARK_ACCEPT,
         )
-        self.nameserver = Nameserver(
+        self.nameserver = self._build_nameserver(settings.listen_port)
+        self.plan = InterceptPlan(options.queue_number, settings.listen_port)
+        self.backend = IptablesBackend()
+        self.rules_installed = False
+        self.queue: NfQueue | None = None
+        self.reader: QueueReader | None = None
+        socket_path = options.state_dir / API_SOCKET_NAME
+        self.api = ApiServer(build_app(self.table, self.status), socket_path)
+
+    def _build_engine(self, settings: Settings, index: DomainIndex) -> FirewallEngine:
+        own_pid = os.getpid()
+        return FirewallEngine(
+            policy=Policy.from_settings(settings, index),
+            attributor=Attributor(SocketDiag(), self.inode_index, own_pid=own_pid),
+            name_map=self.name_map,
+            table=self.table,
+            own_pid=own_pid,
+        )
+
+    def _build_nameserver(self, port: int) -> Nameserver:
+        return Nameserver(
             self.upstreams,
             decide_query=self.engine.decide_query,
             attribute_client=self.engine.attribute_client,
             on_query=self.engine.record_query,
             name_map=self.name_map,
-            listen=[("127.0.0.1", settings.listen_port), ("::1", settings.listen_port)],
-        )
-        self.plan = InterceptPlan(
-            queue_num=options.queue_number, dns_port=settings.listen_port
-        )
-        self.backend = IptablesBackend()
-        self.rules_installed = False
-        self.queue: NfQueue | None = None
-        self.reader: QueueReader | None = None
-        self.api = ApiServer(
-            build_app(self.table, self.status),
-            options.state_dir / API_SOCKET_NAME,
+            # Redirected queries arrive on loopback (iptables REDIRECT).
+            listen=[("127.0.0.1", port), ("::1", port)],
         )
 
     async def start(self) -> None:
