@@ -169,6 +169,9 @@ def test_a_second_daemon_is_refused_and_the_first_keeps_its_rules(
         assert shared in stderr
         assert len(jumps(netns)) == 6, "the first daemon's rules are untouched"
         assert netwarden_rules(other_netns) == []
+        other = os.stat(f"/run/netns/{other_netns}")  # the namespace's own inode
+        lock = Path(f"/run/netwarden/netns-{other.st_dev}-{other.st_ino}.lock")
+        assert not lock.exists(), "a refused daemon leaves no lock file behind"
         client = ApiClient(tmp_path / "one" / "api.sock")
         assert client.get("/v1/status")["pid"] == first.pid
         client.close()

@@ -86,14 +86,13 @@ def run_daemon(options: DaemonOptions) -> int:
     try:
         for lock in locks:
             lock.acquire()
+        return asyncio.run(_serve(options, settings, index))
     except LockHeld as err:
         print(f"netwarden: refusing to start: {err}", file=sys.stderr)
         return 1
-    try:
-        return asyncio.run(_serve(options, settings, index))
     finally:
         for lock in locks:
-            lock.release()
+            lock.release()  # only those taken; the others are no-ops
 
 
 async def _serve(options: DaemonOptions, settings: Settings, index: DomainIndex) -> int:
