@@ -151,3 +151,53 @@ def test_overflow_is_counted_and_reading_goes_on() -> None:
     packets = queue.receive()
     assert [packet.packet_id for packet in packets] == [42]
     assert (queue.stats.overflows, queue.stats.received) == (1, 1)
+
+
+PACKET_TYPE = (nfq.NFNL_SUBSYS_QUEUE << 8) | nfq.NFQNL_MSG_PACKET
+
+
+class ScriptedSocket:
+    """Yields the given datagrams, then raises ``error`` (or would block)."""
+
+    def __init__(self, datagrams: list[bytes], error: OSError | None = None) -> None:
+        self.datagrams = datagrams
+        self.error = error
+
+    def recv(self, size: int) -> bytes:
+        if self.datagrams:
+            return self.datagrams.pop(0)
+        if self.error is not None:
+            raise self.error
+        raise BlockingIOError
+
+
+def reading_queue(sock: ScriptedSocket) -> nfq.NfQueue:
+    queue = object.__new__(nfq.NfQueue)  # no kernel: only the reading half
+    queue.queue_num, queue.stats, queue._pending = 3, nfq.QueueStats(), []
+    queue._socket = sock  # type: ignore[assignment]
+    return queue
+
+
+def packet_message(packet_id: int) -> bytes:
+    return nl.encode_message(
+        PACKET_TYPE, 0, 0, kernel_packet_body(packet_id, None, b"\x45")
+    )
+
+
+def test_a_bad_message_loses_only_itself() -> None:
+    broken = nl.encode_message(PACKET_TYPE, 0, 0, nl.encode_nfgen(2, 7))  # no header
+    datagram = packet_message(1) + packet_message(2) + broken + packet_message(3)
+
+    packets = reading_queue(ScriptedSocket([datagram])).receive()
+
+    assert [packet.packet_id for packet in packets] == [1, 2, 3]
+
+
+def test_a_read_error_returns_what_was_already_read() -> None:
+    sock = ScriptedSocket(
+        [packet_message(7), packet_message(8)], OSError(errno.EBADF, "Bad fd")
+    )
+
+    packets = reading_queue(sock).receive()
+
+    assert [packet.packet_id for packet in packets] == [7, 8]

@@ -155,3 +155,18 @@ def test_decide_timeout_applies_the_policy(queue: FakeQueue) -> None:
 
     asyncio.run(scenario())
     assert queue.stats.decide_errors == 1
+
+
+def test_a_verdict_without_a_mark_gets_the_policy_and_others_go_on(
+    queue: FakeQueue,
+) -> None:
+    first = queue.inject(TCP_TO_443)
+    second = queue.inject(TCP_TO_443)
+    answers = iter(["prompt", Verdict.BLOCK])  # "prompt" has no mark yet
+
+    reader = QueueReader(queue, lambda flow: next(answers))  # type: ignore[arg-type, return-value]
+    reader.on_readable()
+
+    assert [v.accept for v in queue.verdicts_for(first)] == [True]
+    assert queue.verdicts_for(first)[0].mark is None  # the ACCEPT policy
+    assert [v.mark for v in queue.verdicts_for(second)] == [MARK_BLOCK]

@@ -32,7 +32,6 @@ import select
 import socket
 import struct
 import time
-from collections.abc import Iterable
 from dataclasses import dataclass
 
 from netwarden.errors import NetlinkError
@@ -205,14 +204,15 @@ class NfQueue:
         """Every packet ready now (never blocks); may be empty."""
         packets, self._pending = self._pending, []
         for _ in range(DRAIN_LIMIT):
-            datagram = self._receive_datagram()
+            try:
+                datagram = self._receive_datagram()
+            except NetlinkError as err:
+                # Return what was read: each of those packets needs a verdict.
+                log.error("%s", err)
+                break
             if datagram is None:
                 break
-            try:
-                packets.extend(self._packets_of(datagram))
-            except NetlinkError as err:
-                # Keep the packets already read: each must get its verdict.
-                log.error("queue %s: unreadable message: %s", self.queue_num, err)
+            packets.extend(self._packets_of(datagram))
         self.stats.received += len(packets)
         return packets
 
@@ -263,19 +263,27 @@ class NfQueue:
                 log.warning("queue %s overflowed; packets were dropped", self.queue_num)
 
     def _packets_of(self, datagram: bytes) -> list[QueuedPacket]:
-        return self._handle(nl.decode_messages(datagram))
-
-    def _handle(self, messages: Iterable[nl.NetlinkMessage]) -> list[QueuedPacket]:
-        packets = []
-        for message in messages:
-            if message.msg_type == nl.NLMSG_ERROR:
-                self._note_error(message)
-            elif (
-                message.msg_type & 0xFF == NFQNL_MSG_PACKET
-                and message.msg_type >> 8 == NFNL_SUBSYS_QUEUE
-            ):
-                packets.append(decode_packet(message.body))
+        """The packets of one datagram; a bad message loses only itself."""
+        packets: list[QueuedPacket] = []
+        try:
+            for message in nl.decode_messages(datagram):
+                self._handle(message, packets)
+        except NetlinkError as err:
+            # A broken header ends the datagram; what came before it stays.
+            log.error("queue %s: unreadable message: %s", self.queue_num, err)
         return packets
+
+    def _handle(self, message: nl.NetlinkMessage, packets: list[QueuedPacket]) -> None:
+        if message.msg_type == nl.NLMSG_ERROR:
+            self._note_error(message)
+        elif (
+            message.msg_type & 0xFF == NFQNL_MSG_PACKET
+            and message.msg_type >> 8 == NFNL_SUBSYS_QUEUE
+        ):
+            try:
+                packets.append(decode_packet(message.body))
+            except NetlinkError as err:
+                log.error("queue %s: unreadable packet: %s", self.queue_num, err)
 
     def _note_error(self, message: nl.NetlinkMessage) -> None:
         code = nl.error_code(message)
@@ -303,7 +311,7 @@ class NfQueue:
     def _acknowledged(self, datagram: bytes, what: str) -> bool:
         for message in nl.decode_messages(datagram):
             if message.msg_type != nl.NLMSG_ERROR:
-                self._pending.extend(self._handle([message]))
+                self._handle(message, self._pending)
                 continue
             code = nl.error_code(message)
             if code:

@@ -102,7 +102,11 @@ class QueueReader:
             log.error("reading the queue failed: %s", err)
             return
         for packet in packets:
-            self.handle(packet)
+            try:
+                self.handle(packet)
+            except Exception:  # one packet's failure never skips the others
+                log.exception("handling packet %s failed", packet.packet_id)
+                self._apply_policy(packet)
 
     def handle(self, packet: QueuedPacket) -> None:
         try:
@@ -134,13 +138,12 @@ class QueueReader:
     ) -> None:
         try:
             verdict = await asyncio.wait_for(pending, self._decide_timeout)
+            self._answer(packet, verdict)
         except asyncio.CancelledError:
             self._apply_policy(packet)
             raise
         except Exception:
             self._decider_failed(packet, flow)
-            return
-        self._answer(packet, verdict)
 
     def _decider_failed(self, packet: QueuedPacket, flow: FlowKey) -> None:
         self.queue.stats.decide_errors += 1
