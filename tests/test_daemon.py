@@ -240,3 +240,19 @@ def test_plain_dns_upstream_is_not_redirected_to_netwarden_itself(
         daemon.communicate(timeout=30)
         responder.kill()
         responder.communicate(timeout=10)
+
+
+def test_a_start_that_fails_late_removes_what_it_installed(
+    netns: str, tmp_path: Path
+) -> None:
+    # The API starts last, after the rules; a socket path longer than
+    # AF_UNIX allows makes it fail there with a plain OSError.
+    (tmp_path / "netwarden.conf").write_text(GOOD_CONFIG)
+    state = tmp_path / ("s" * 120)
+
+    daemon = start_daemon(netns, tmp_path, state)
+    _, stderr = daemon.communicate(timeout=30)
+
+    assert daemon.returncode == 1
+    assert "start failed" in stderr
+    assert netwarden_rules(netns) == []

@@ -105,8 +105,10 @@ async def _serve(options: DaemonOptions, settings: Settings, index: DomainIndex)
         loop.add_signal_handler(signum, stop.set)
     try:
         await daemon.start()
-    except NetwardenError as err:
-        logger.error("start failed: %s", err)
+    except Exception as err:  # whatever failed, undo what the start did
+        logger.error(
+            "start failed: %s", err, exc_info=not isinstance(err, NetwardenError)
+        )
         await daemon.stop()
         return 1
     logger.info(
@@ -129,6 +131,7 @@ class Daemon:
         self.table = ConnectionTable()
         self.name_map = NameMap()
         self.inode_index = InodeIndex()
+        self.socket_diag = SocketDiag()
         self.engine = self._build_engine(settings, index)
         self.upstreams = Upstreams(
             [parse_resolver_url(url) for url in settings.nameservers],
@@ -148,7 +151,7 @@ class Daemon:
         own_pid = os.getpid()
         return FirewallEngine(
             policy=Policy.from_settings(settings, index),
-            attributor=Attributor(SocketDiag(), self.inode_index, own_pid=own_pid),
+            attributor=Attributor(self.socket_diag, self.inode_index, own_pid=own_pid),
             name_map=self.name_map,
             table=self.table,
             own_pid=own_pid,
@@ -183,6 +186,7 @@ class Daemon:
             self.nameserver.stop,
             self.upstreams.close,
             self.api.stop,
+            self.socket_diag.close,
         ):
             try:
                 result = step()

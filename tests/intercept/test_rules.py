@@ -12,6 +12,7 @@ GOLDEN_IPV4 = """\
 -A NETWARDEN-OUTPUT -p udp --dport 53 -j RETURN
 -A NETWARDEN-OUTPUT -p tcp --dport 53 -j RETURN
 -A NETWARDEN-OUTPUT -m conntrack --ctdir REPLY -j RETURN
+-A NETWARDEN-OUTPUT -m mark --mark 0x10000/0xff0000 -j RETURN
 -A NETWARDEN-OUTPUT -m connmark ! --mark 0x0/0xff0000 -j RETURN
 -A NETWARDEN-OUTPUT -p tcp -j NFQUEUE --queue-num 17 --queue-bypass
 -A NETWARDEN-OUTPUT -p udp -j NFQUEUE --queue-num 17 --queue-bypass

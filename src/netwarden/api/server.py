@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -92,12 +93,8 @@ class ApiServer:
         self._socket_path.unlink(missing_ok=True)  # left by a crashed run
         self._runner = web.AppRunner(self._app, access_log=None)
         await self._runner.setup()
-        # The umask makes the socket 0600 from its creation on, not after.
-        old_umask = os.umask(0o177)
-        try:
-            await web.UnixSite(self._runner, str(self._socket_path)).start()
-        finally:
-            os.umask(old_umask)
+        listener = _bind_private_socket(self._socket_path)
+        await web.SockSite(self._runner, listener).start()
         logger.info("API listening on %s", self._socket_path)
 
     async def stop(self) -> None:
@@ -105,3 +102,21 @@ class ApiServer:
             await self._runner.cleanup()
             self._runner = None
         self._socket_path.unlink(missing_ok=True)
+
+
+def _bind_private_socket(path: Path) -> socket.socket:
+    """A Unix socket that is 0600 from its creation on, not after a chmod.
+
+    The umask is process-wide, so it is changed only around the bind, with
+    no ``await`` in between: no other coroutine runs under it.
+    """
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    old_umask = os.umask(0o177)
+    try:
+        listener.bind(str(path))
+    except OSError:
+        listener.close()
+        raise
+    finally:
+        os.umask(old_umask)
+    return listener

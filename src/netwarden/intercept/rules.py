@@ -11,7 +11,10 @@ chain of its table, and touches no other rule:
     connection that was not ours to decide here (an inbound one, or a DNS
     query redirected before it could be queued, whose answers would
     otherwise reach Python one by one). A connection whose connmark
-    carries our bits is decided and stays in the kernel.
+    carries our bits is decided and stays in the kernel. Packets that
+    already carry the accept mark come from netwarden's own sockets
+    (``SO_MARK``, which needs CAP_NET_ADMIN): its upstream DNS must never
+    depend on attributing itself.
     ``--queue-bypass`` lets packets through while no program is bound to
     the queue (the daemon is stopped or crashed: fail-open).
 ``NETWARDEN-DNS`` (nat)
@@ -93,6 +96,7 @@ def _queue_rules(plan: InterceptPlan) -> list[str]:
         f"-A {QUEUE_CHAIN} -p udp --dport 53 -j RETURN",
         f"-A {QUEUE_CHAIN} -p tcp --dport 53 -j RETURN",
         f"-A {QUEUE_CHAIN} -m conntrack --ctdir REPLY -j RETURN",
+        f"-A {QUEUE_CHAIN} -m mark --mark {_mark(MARK_ACCEPT)} -j RETURN",
         f"-A {QUEUE_CHAIN} -m connmark ! --mark {_mark(0)} -j RETURN",
         f"-A {QUEUE_CHAIN} -p tcp {queue}",
         f"-A {QUEUE_CHAIN} -p udp {queue}",
