@@ -225,16 +225,24 @@ def test_decide_query(domain: str, default: str, expected: Decision) -> None:
     assert decide_query(domain, CURL, policy(default)) == expected
 
 
-def test_query_ignores_rules_about_addresses_and_ports() -> None:
+def test_query_skips_address_rules_and_stops_at_port_rules() -> None:
+    # An address rule cannot match a name; a rule for the name's ports
+    # cannot tell before the connection, so the query is answered and the
+    # connection decided (``- *`` must not block the name first).
     settings = parse_settings(
         "filter/endpoints = - 203.0.113.80\n"
-        "filter/endpoints = - example.com tcp/443\n"
+        "filter/endpoints = + example.com tcp/443\n"
         "filter/endpoints = - *\n"
     )
     rules_only = Policy.from_settings(settings, DomainIndex())
+
     decision = decide_query("example.com", None, rules_only)
-    assert decision.verdict is BLOCK
-    assert decision.reason.source == "netwarden.conf:3: - *"
+    other = decide_query("other.example", None, rules_only)
+
+    assert decision.verdict is ACCEPT
+    assert decision.reason.source == "netwarden.conf:2: + example.com tcp/443"
+    assert other.verdict is BLOCK
+    assert other.reason.source == "netwarden.conf:3: - *"
 
 
 def test_subdomains_follow_include_subdomains() -> None:

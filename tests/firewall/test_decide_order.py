@@ -163,7 +163,7 @@ def test_order(view: ConnectionView, policy: Policy, expected: tuple[str, str]) 
             "a.example",
             make_policy("- * tcp", default="block"),
             Verdict.ACCEPT,
-            "query permitted: the connection that follows is decided",
+            "query permitted: a rule for its connections decides them",
         ),
         (
             "a.ok.tracker.example",

@@ -14,6 +14,7 @@ from netwarden.rules.endpoint import (
     PROTOCOL_NUMBERS,
     EndpointRule,
     PortRange,
+    RuleMatch,
     ProtocolMatch,
 )
 from netwarden.rules.ruleset import EndpointRules
@@ -195,3 +196,21 @@ def test_a_mapped_address_rule_renders_as_written() -> None:
     rule = EndpointRule.parse("- ::ffff:203.0.113.80 tcp/80")
     assert rule.render() == "- ::ffff:203.0.113.80 tcp/80"
     assert EndpointRule.parse(rule.render()) == rule
+
+
+@pytest.mark.parametrize(
+    ("rule", "protocol", "port", "expected"),
+    [
+        ("- example.com tcp/443", 6, 443, RuleMatch.MATCH),
+        ("- example.com tcp/443", 6, 80, RuleMatch.NO_MATCH),
+        ("- example.com tcp/443", None, None, RuleMatch.UNDETERMINED),
+        ("- example.com tcp", None, None, RuleMatch.UNDETERMINED),
+        ("- example.com", None, None, RuleMatch.MATCH),
+        ("- other.example tcp/443", None, None, RuleMatch.NO_MATCH),
+    ],
+)
+def test_evaluate_tells_what_a_query_cannot_know(
+    rule: str, protocol: int | None, port: int | None, expected: RuleMatch
+) -> None:
+    parsed = EndpointRule.parse(rule)
+    assert parsed.evaluate("example.com", None, protocol, port) is expected

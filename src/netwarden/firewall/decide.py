@@ -31,7 +31,7 @@ from netwarden.intel.domain_index import DomainIndex
 from netwarden.network.connection import Decision, Reason, Verdict
 from netwarden.network.packet import Direction, FlowKey, IPAddress
 from netwarden.rules.endpoint import OPTION_KEY as ENDPOINTS_KEY
-from netwarden.rules.endpoint import Action
+from netwarden.rules.endpoint import Action, RuleMatch
 from netwarden.rules.ruleset import EndpointRules
 
 logger = logging.getLogger(__name__)
@@ -117,11 +117,15 @@ def _endpoint_rules(subject: _Subject, policy: Policy) -> Decision | None:
     # get their own list (filter/serviceEndpoints) with inbound interception.
     if not subject.outbound:
         return None
-    rule = policy.endpoint_rules.first_match(
+    found = policy.endpoint_rules.first_applicable(
         subject.domain, subject.ip, subject.protocol, subject.port
     )
-    if rule is None:
+    if found is None:
         return None
+    rule, result = found
+    if result is RuleMatch.UNDETERMINED:
+        message = "query permitted: a rule for its connections decides them"
+        return Decision(Verdict.ACCEPT, Reason(message, ENDPOINTS_KEY, rule.location))
     if rule.action is Action.BLOCK:
         return Decision(
             Verdict.BLOCK, Reason("blocked by rule", ENDPOINTS_KEY, rule.location)

@@ -44,6 +44,12 @@ _ASCII_NUMBER = re.compile(r"[0-9]{1,3}")  # str.isdigit() also takes "²" and "
 _PORTS = re.compile(r"([0-9]{1,5})(?:-([0-9]{1,5}))?")
 
 
+class RuleMatch(enum.Enum):
+    MATCH = "match"
+    NO_MATCH = "no match"
+    UNDETERMINED = "undetermined"  # depends on what is not known yet
+
+
 class Action(enum.StrEnum):
     PERMIT = "+"
     BLOCK = "-"
@@ -122,13 +128,27 @@ class EndpointRule:
         port: int | None,
     ) -> bool:
         """Whether the rule applies; None means unknown (e.g. for a query)."""
-        if self.protocol is not None and (
-            protocol is None or not self.protocol.matches(protocol)
-        ):
-            return False
-        if self.ports is not None and (port is None or not self.ports.matches(port)):
-            return False
-        return self.entity.matches(domain, ip)
+        return self.evaluate(domain, ip, protocol, port) is RuleMatch.MATCH
+
+    def evaluate(
+        self,
+        domain: str | None,
+        ip: IPAddress | None,
+        protocol: int | None,
+        port: int | None,
+    ) -> RuleMatch:
+        """MATCH, NO_MATCH, or UNDETERMINED when the entity matches but the
+        protocol or port it names is not known yet (a DNS query)."""
+        if not self.entity.matches(domain, ip):
+            return RuleMatch.NO_MATCH
+        for wanted, known in ((self.protocol, protocol), (self.ports, port)):
+            if wanted is None:
+                continue
+            if known is None:
+                return RuleMatch.UNDETERMINED
+            if not wanted.matches(known):
+                return RuleMatch.NO_MATCH
+        return RuleMatch.MATCH
 
 
 class _RuleParser:

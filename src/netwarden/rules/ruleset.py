@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from netwarden.errors import ConfigError
 from netwarden.network.packet import IPAddress
-from netwarden.rules.endpoint import OPTION_KEY, EndpointRule
+from netwarden.rules.endpoint import OPTION_KEY, EndpointRule, RuleMatch
 
 logger = logging.getLogger(__name__)
 
@@ -49,6 +49,27 @@ class EndpointRules:
         for rule in self.rules:
             if rule.matches(domain, ip, protocol, port):
                 return rule
+        return None
+
+    def first_applicable(
+        self,
+        domain: str | None,
+        ip: IPAddress | None,
+        protocol: int | None,
+        port: int | None,
+    ) -> tuple[EndpointRule, RuleMatch] | None:
+        """The first rule that matches or cannot tell yet, with which it is.
+
+        Evaluation stops at an undetermined rule (Portmaster does the same):
+        ``+ example.com tcp/443`` before ``- *`` must not let the ``- *``
+        block the query for example.com; the connection decides.
+        """
+        if domain is not None:
+            domain = domain.lower().removesuffix(".")
+        for rule in self.rules:
+            result = rule.evaluate(domain, ip, protocol, port)
+            if result is not RuleMatch.NO_MATCH:
+                return rule, result
         return None
 
 
