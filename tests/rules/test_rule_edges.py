@@ -14,8 +14,8 @@ from netwarden.rules.endpoint import (
     PROTOCOL_NUMBERS,
     EndpointRule,
     PortRange,
-    RuleMatch,
     ProtocolMatch,
+    RuleMatch,
 )
 from netwarden.rules.ruleset import EndpointRules
 
