@@ -144,6 +144,7 @@ def test_export_lists_every_option_with_its_help() -> None:
 
 
 def test_export_of_a_loaded_file_reads_back_equal(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("not checked beyond being readable\n")
     (tmp_path / "netwarden.conf").write_text(
         LISTS_AB + "dns/caFile = ca.pem\nfilter/lists = B\n"
         "filter/endpoints = - .t.example tcp/443 # trackers\n"

@@ -138,6 +138,10 @@ def test_errors_name_line_and_key(
 
 def test_load_settings_reads_the_config_dir(tmp_path: Path) -> None:
     (tmp_path / "netwarden.conf").write_text(GOOD, encoding="utf-8")
+    ca_file = parse_settings(GOOD, config_dir=tmp_path).ca_file
+    assert ca_file is not None
+    ca_file.parent.mkdir(parents=True, exist_ok=True)
+    ca_file.write_text("a CA bundle\n")
     settings = load_settings(tmp_path)
     assert settings.list_files[0].path == tmp_path / "lists/easyprivacy.txt"
     assert settings.endpoint_rules.rules[0].source == str(tmp_path / "netwarden.conf")
@@ -259,3 +263,27 @@ def settings_values(draw: st.DrawFn) -> Settings:
 @given(settings_values())
 def test_render_parse_round_trip(settings: Settings) -> None:
     assert parse_settings(render_settings(settings)) == settings
+
+
+def test_unreadable_ca_file_is_refused_at_load_with_its_line(tmp_path: Path) -> None:
+    (tmp_path / "netwarden.conf").write_text("# upstream CA\ndns/caFile = gone.pem\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path)
+    assert (caught.value.line, caught.value.field) == (2, "dns/caFile")
+    assert "gone.pem" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("url", "why"),
+    [
+        ("dot://192.0.2.1", "needs verify="),
+        ("dns://192.0.2.1?name=", "is empty"),
+        ("dns://[fe80::1%25eth0]", "not supported"),
+    ],
+)
+def test_nameservers_the_daemon_could_not_use_are_refused_at_load(
+    url: str, why: str
+) -> None:
+    with pytest.raises(ConfigError, match=why) as caught:
+        parse_settings(f"dns/nameservers = {url}\n")
+    assert (caught.value.line, caught.value.field) == (1, "dns/nameservers")

@@ -62,6 +62,7 @@ class Settings:
     # Where each list file was declared, for errors found when it is read;
     # not part of the settings' value (an export renders other lines).
     list_file_origins: tuple[Location, ...] = field(default=(), compare=False)
+    ca_file_origin: Location | None = field(default=None, compare=False)
 
 
 class _Values:
@@ -151,6 +152,11 @@ def _build_settings(values: _Values, config_dir: Path | None) -> Settings:
         ca_file=_resolve(ca_file, config_dir) if ca_file else None,
         listen_port=_required(values.one(LISTEN_PORT)),
         include_subdomains=_required(values.one(INCLUDE_SUBDOMAINS)),
+        ca_file_origin=(
+            Location(values.source, values.line_of(CA_FILE.key, 0) or 0)
+            if ca_file
+            else None
+        ),
         list_file_origins=tuple(
             Location(values.source, values.line_of(LIST_FILE.key, index) or 0)
             for index in range(len(list_files))
@@ -209,6 +215,7 @@ def load_settings(config_dir: Path) -> Settings:
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read config file: {err}", source=str(path)) from err
     settings = parse_settings(text, source=str(path), config_dir=config_dir)
+    _check_ca_file(settings)
     logger.info(
         "settings loaded from %s: %d endpoint rules, lists %s",
         path,
@@ -266,3 +273,20 @@ def _decode(raw: bytes, path: Path) -> str:
         raise ConfigError(
             f"not UTF-8 text (byte {raw[err.start]:#04x})", source=str(path), line=line
         ) from None
+
+
+def _check_ca_file(settings: Settings) -> None:
+    """A CA file that cannot be read would otherwise fail at the first query."""
+    if settings.ca_file is None:
+        return
+    try:
+        with settings.ca_file.open("rb"):
+            pass
+    except OSError as err:
+        origin = settings.ca_file_origin
+        raise ConfigError(
+            f"cannot read {settings.ca_file}: {err.strerror}",
+            source=origin.source if origin else None,
+            line=origin.line if origin else None,
+            field=CA_FILE.key,
+        ) from err

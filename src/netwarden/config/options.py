@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
 from netwarden.config.nameserver import check_nameserver
+from netwarden.dns.resolver_url import parse_resolver_url
 from netwarden.errors import ConfigError
 from netwarden.rules.endpoint import EndpointRule
 
@@ -114,7 +115,14 @@ def parse_path(text: str, where: Location) -> Path:
 
 
 def parse_nameserver(text: str, where: Location) -> str:
-    return check_nameserver(text)
+    """A URL both the settings and the DNS package accept, so that nothing
+    valid here fails later when the daemon builds its upstreams."""
+    check_nameserver(text)
+    try:
+        parse_resolver_url(text)
+    except ConfigError as err:
+        raise ValueError(err.message) from None
+    return text
 
 
 def _text(value: object) -> str:
