@@ -151,7 +151,7 @@ class Daemon:
         own_pid = os.getpid()
         return FirewallEngine(
             policy=Policy.from_settings(settings, index),
-            attributor=Attributor(self.socket_diag, self.inode_index, own_pid=own_pid),
+            attributor=Attributor(self.socket_diag, self.inode_index),
             name_map=self.name_map,
             table=self.table,
             own_pid=own_pid,

@@ -68,12 +68,10 @@ def tree(tmp_path: Path) -> FakeProcTree:
 
 
 def make(
-    tree: FakeProcTree, reader: CountingReader | None = None, own_pid: int = 1
+    tree: FakeProcTree, reader: CountingReader | None = None
 ) -> tuple[Attributor, FakeSocketDiag]:
     diag = FakeSocketDiag()
-    attributor = Attributor(
-        diag, InodeIndex(tree.root), reader or CountingReader(), own_pid=own_pid
-    )
+    attributor = Attributor(diag, InodeIndex(tree.root), reader or CountingReader())
     return attributor, diag
 
 
@@ -125,15 +123,6 @@ def test_pid_reuse_reads_new_process(tree: FakeProcTree) -> None:
     process = attributor.attribute(flow(40000))
     assert process is not None and process.exe == "/usr/bin/wget"
     assert reader.calls == [100, 100]
-
-
-def test_own_pid_recognised(tree: FakeProcTree) -> None:
-    attributor, diag = make(tree, own_pid=100)
-    diag.owners[flow(40000)] = SocketOwner(0, 5001)
-    process = attributor.attribute(flow(40000))
-    assert process is not None and attributor.is_own(process)
-    other = attributor.process(200)
-    assert other is not None and not attributor.is_own(other)
 
 
 def test_cache_is_bounded(tree: FakeProcTree) -> None:

@@ -12,7 +12,6 @@ binaries or reads files beyond ``/proc``: that stays off the packet path.
 from __future__ import annotations
 
 import logging
-import os
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -69,13 +68,11 @@ class Attributor:
         inode_index: PidLookup,
         read_process: ProcessReader = read_process,
         *,
-        own_pid: int | None = None,
         cache_size: int = DEFAULT_CACHE_SIZE,
     ) -> None:
         self._socket_diag = socket_diag
         self._inode_index = inode_index
         self._read_process = read_process
-        self.own_pid = os.getpid() if own_pid is None else own_pid
         self._cache: OrderedDict[tuple[int, int | None], Process] = OrderedDict()
         self._cache_size = cache_size
 
@@ -100,10 +97,6 @@ class Attributor:
             "%s: pid %s %s", _Described(flow), pid, process.exe if process else None
         )
         return process
-
-    def is_own(self, process: Process) -> bool:
-        """True for the daemon's own connections (upstream DNS, updates)."""
-        return process.pid == self.own_pid
 
     def process(self, pid: int) -> Process | None:
         """Details of ``pid``, from the cache while it is the same process."""

@@ -136,8 +136,12 @@ class TlsTransport:
         return await connection.exchange(query)
 
     async def close(self) -> None:
-        if self._connecting is not None:
-            self._connecting.cancel()
+        connecting = self._connecting
+        if connecting is not None:
+            connecting.cancel()
+            # Wait for it: a connect that finished just before the cancel
+            # hands over its connection, which is closed below, not leaked.
+            await asyncio.gather(connecting, return_exceptions=True)
         if self._connection is not None:
             await self._connection.close()
             self._connection = None
