@@ -168,3 +168,17 @@ def test_real_proc_finds_own_socket() -> None:
     with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
         inode = os.fstat(sock.fileno()).st_ino
         assert InodeIndex().find_pid(inode) == os.getpid()
+
+
+def test_a_miss_is_remembered_for_a_second(tree: FakeProcTree) -> None:
+    now = [1000.0]
+    index = InodeIndex(tree.root, clock=lambda: now[0])
+    assert index.find_pid(9999) is None
+    scanned = index.scanned_pids
+
+    tree.add_process(300, exe="/usr/bin/curl", sockets={3: 9999})
+    assert index.find_pid(9999) is None, "within the second: not looked for"
+    assert index.scanned_pids == scanned
+
+    now[0] += 1.5
+    assert index.find_pid(9999) == 300

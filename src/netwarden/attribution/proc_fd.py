@@ -13,7 +13,8 @@ it has read and refreshes incrementally:
   costs one directory read), then the pids not seen before (a new
   program), then the other known pids, recent socket owners first, within
   a budget of pids and of time;
-* pids that have left ``/proc`` are forgotten on every refresh.
+* pids that have left ``/proc`` are forgotten on every refresh;
+* an inode that no process held is not looked for again for a second.
 
 Only thread-group leaders are listed in ``/proc``, and threads share the
 fd table of their leader, so every pid returned is a process (tgid).
@@ -29,7 +30,7 @@ import itertools
 import logging
 import os
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 
 log = logging.getLogger(__name__)
@@ -38,6 +39,8 @@ SOCKET_LINK_PREFIX = "socket:["
 DEFAULT_SCAN_PID_BUDGET = 4096
 DEFAULT_SCAN_SECONDS = 0.05
 RECENT_FIRST = 2  # recent socket owners read before /proc is listed
+MISS_MEMORY_SECONDS = 1.0
+MAX_REMEMBERED_MISSES = 4096
 
 
 def _socket_inodes(fd_dir: str) -> dict[int, int] | None:
@@ -92,8 +95,14 @@ class InodeIndex:
         *,
         scan_pid_budget: int = DEFAULT_SCAN_PID_BUDGET,
         scan_seconds: float = DEFAULT_SCAN_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.proc_root = proc_root
+        self._clock = clock
+        # Inodes no process held at the last full scan, and when: a blocked
+        # connection's retries (or a socket of another pid namespace) must
+        # not rescan /proc on every packet.
+        self._missed: dict[tuple[int, int | None], float] = {}  # (inode, uid)
         self._scan_pid_budget = scan_pid_budget
         self._scan_seconds = scan_seconds
         self._fds_by_pid: dict[int, dict[int, int]] = {}  # pid -> inode -> fd
@@ -115,6 +124,8 @@ class InodeIndex:
         pid = self._verified_holder(inode)
         if pid is not None:
             return pid
+        if self._missed_recently((inode, uid)):
+            return None
         deadline = time.monotonic() + self._scan_seconds
         # A program that opened sockets before is the likeliest to open this
         # one (a browser, a mail client): its fd directory is read first,
@@ -127,8 +138,24 @@ class InodeIndex:
             if pid is None:
                 rest = self._rescan_order([*new_pids, *recent], uid)
                 pid = self._scan(rest, inode, deadline, stop_when_found=True)
+        if pid is None:
+            self._remember_miss((inode, uid))
         log.debug("inode %s -> pid %s", inode, pid)
         return pid
+
+    def _missed_recently(self, key: tuple[int, int | None]) -> bool:
+        missed_at = self._missed.get(key)
+        if missed_at is None:
+            return False
+        if self._clock() - missed_at < MISS_MEMORY_SECONDS:
+            return True
+        del self._missed[key]
+        return False
+
+    def _remember_miss(self, key: tuple[int, int | None]) -> None:
+        self._missed[key] = self._clock()
+        if len(self._missed) > MAX_REMEMBERED_MISSES:
+            del self._missed[next(iter(self._missed))]  # the oldest
 
     def _verified_holder(self, inode: int) -> int | None:
         holders = self._holders.get(inode)
