@@ -6,9 +6,23 @@ import their helpers as ``from support import require_root``.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# The machines are shared: a slow example is load, not a defect. Without a
+# deadline Hypothesis judges results only, never timing.
+settings.register_profile(
+    "netwarden", deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
+# A deeper search for a session that hunts for rare cases:
+# HYPOTHESIS_PROFILE=thorough pytest tests/rules ...
+settings.register_profile(
+    "thorough", parent=settings.get_profile("netwarden"), max_examples=2000
+)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "netwarden"))
 
 SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
