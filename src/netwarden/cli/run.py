@@ -13,8 +13,9 @@ def add_parser(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "run",
         help="run the daemon in the foreground",
-        description="Run the netwarden daemon in the foreground until SIGTERM "
-        "or Ctrl-C; a clean stop removes every firewall rule it installed.",
+        description="Run the netwarden daemon in the foreground until SIGTERM, "
+        "SIGHUP or Ctrl-C; a clean stop removes every firewall rule it "
+        "installed. One daemon per network namespace and per state directory.",
     )
     parser.add_argument(
         "--netns",
