@@ -28,10 +28,18 @@ SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 
 @pytest.fixture(scope="session")
-def filterlists_dir() -> Path:
-    """The real filter lists of the workplace (test data only)."""
+def easyprivacy() -> Path:
+    """The real EasyPrivacy list: the workplace's copy beside the project, or
+    the same snapshot from Debian's webext-ublock-origin-firefox, which the
+    setup installs (a clean clone elsewhere has only the second)."""
     from support import require
 
-    path = SHARED_DATA / "filterlists"
-    require(path.is_dir(), f"needs the real filter lists in {path}")
-    return path
+    from netwarden.lab.daemon_config import DEBIAN_EASYPRIVACY
+
+    candidates = (SHARED_DATA / "filterlists" / "easyprivacy.txt", DEBIAN_EASYPRIVACY)
+    found = next((path for path in candidates if path.is_file()), None)
+    require(
+        found is not None, f"needs the real EasyPrivacy list at one of {candidates}"
+    )
+    assert found is not None
+    return found

@@ -38,15 +38,13 @@ FETCH_SCRIPT = Path(__file__).resolve().parents[1] / (
 
 
 @pytest.fixture(scope="module")
-def lab(
-    tmp_path_factory: pytest.TempPathFactory, filterlists_dir: Path
-) -> Iterator[Lab]:
+def lab(tmp_path_factory: pytest.TempPathFactory, easyprivacy: Path) -> Iterator[Lab]:
     require_root()
     for command in ("unbound", "curl", "dig", "iptables-restore"):
         require_command(command)
     lab = Lab(
         tmp_path_factory.mktemp("lab") / "lab",
-        filter_list=filterlists_dir / "easyprivacy.txt",
+        filter_list=easyprivacy,
         prefix=f"nwt{os.getpid() % 100000}d",
         extra_config=CONFIG_RULES,
     )

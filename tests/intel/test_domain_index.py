@@ -84,17 +84,8 @@ def test_parent_domains() -> None:
     assert parent_domains("single") == ["single"]
 
 
-def test_lookup_is_fast_on_the_real_list() -> None:
-    path = (
-        Path(__file__).parents[3]
-        / "shared"
-        / "data"
-        / "filterlists"
-        / "easyprivacy.txt"
-    )
-    if not path.exists():
-        pytest.skip(f"shared test data missing: {path}")
-    index = DomainIndex([load_filter_list(path, name="EasyPrivacy")])
+def test_lookup_is_fast_on_the_real_list(easyprivacy: Path) -> None:
+    index = DomainIndex([load_filter_list(easyprivacy, name="EasyPrivacy")])
     queries = [f"host{n}.sub.hotjar.com" for n in range(5_000)]
     queries += [f"host{n}.not-listed.example" for n in range(5_000)]
 

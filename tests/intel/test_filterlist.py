@@ -22,9 +22,6 @@ from netwarden.intel.filterlist import (
 from netwarden.intel.list_item import Item, ItemKind
 
 FIXTURES = Path(__file__).parent / "fixtures"
-EASYPRIVACY = (
-    Path(__file__).parents[3] / "shared" / "data" / "filterlists" / "easyprivacy.txt"
-)
 
 
 def block(name: str) -> Item:
@@ -206,10 +203,8 @@ def test_directory_is_not_a_list(tmp_path: Path) -> None:
         load_filter_list(tmp_path, name="Dir")
 
 
-def test_real_easyprivacy() -> None:
-    if not EASYPRIVACY.exists():
-        pytest.skip(f"shared test data missing: {EASYPRIVACY}")
-    result = load_filter_list(EASYPRIVACY, name="EasyPrivacy")
+def test_real_easyprivacy(easyprivacy: Path) -> None:
+    result = load_filter_list(easyprivacy, name="EasyPrivacy")
 
     # Trackers written ||host^$third-party are taken; resource-typed ones not.
     assert {"hotjar.com", "scorecardresearch.com"} <= result.blocked

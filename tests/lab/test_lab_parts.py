@@ -245,8 +245,8 @@ def test_fetch_script_fails_cleanly() -> None:
 # The demo's tracker and the command line.
 
 
-def test_tracker_is_a_host_rule_of_the_real_list(filterlists_dir: Path) -> None:
-    rule = tracker_rule(filterlists_dir / "easyprivacy.txt")
+def test_tracker_is_a_host_rule_of_the_real_list(easyprivacy: Path) -> None:
+    rule = tracker_rule(easyprivacy)
     assert rule is not None and rule.startswith(f"||{TRACKER_LISTED}^")
 
 
