@@ -232,10 +232,9 @@ class Nameserver:
         if decision.verdict == Verdict.BLOCK:
             self.stats.blocked += 1
             response = answers.blocked_response(query, str(decision.reason))
-            found = answers.answer_addresses(response, query.question[0].name)
         else:
             response = await self._forward(query)
-            found = answers.answer_addresses(response, query.question[0].name)
+        found = answers.answer_addresses(response, query.question[0].name)
         if found.ips:
             # Blocked answers are remembered too: a program that connects to
             # 0.0.0.17 anyway then shows which name it was after, and the
