@@ -288,3 +288,17 @@ def test_lab_options() -> None:
     args = _parse(["lab", "--lab-dir", "/tmp/x", "demo", "--once"])
     assert args.once and args.lab_dir == Path("/tmp/x")
     assert callable(args.func)
+
+
+def test_a_process_is_recognised_the_moment_popen_returns() -> None:
+    # Right after exec, /proc/<pid>/cmdline reads empty for a moment; CI once
+    # caught that window. A hundred quick starts hit it almost surely.
+    argv = ("sleep", "30")
+    for _ in range(100):
+        process = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
+        try:
+            record = processes.ProcessRecord("sleeper", process.pid, argv)
+            assert processes.is_running_as_recorded(record)
+        finally:
+            process.kill()
+            process.wait(5)

@@ -26,6 +26,8 @@ logger = logging.getLogger(__name__)
 
 PIDFILE_SUFFIX = ".pid.json"
 POLL_INTERVAL = 0.05
+EXEC_SETTLE_TIMEOUT = 2.0
+EXEC_SETTLE_INTERVAL = 0.002
 
 
 @dataclass(frozen=True)
@@ -122,12 +124,27 @@ def is_running_as_recorded(record: ProcessRecord) -> bool:
     """True while ``record.pid`` is alive and runs the recorded command."""
     if not _is_alive(record.pid):
         return False
-    try:
-        raw = Path(f"/proc/{record.pid}/cmdline").read_bytes()
-    except OSError:
-        return False
-    command_line = tuple(arg.decode(errors="replace") for arg in raw.split(b"\0")[:-1])
-    return command_line in record.command_lines()
+    command_line = _read_command_line(record.pid)
+    return command_line is not None and command_line in record.command_lines()
+
+
+def _read_command_line(pid: int) -> tuple[str, ...] | None:
+    """The pid's command line, or None once it is gone.
+
+    The kernel closes the close-on-exec pipe through which Popen learns that
+    exec succeeded before it points the new program's memory at its
+    arguments, so for a moment after Popen returns ``cmdline`` reads empty.
+    A lab process never has an empty command line for longer; wait it out.
+    """
+    deadline = time.monotonic() + EXEC_SETTLE_TIMEOUT
+    while True:
+        try:
+            raw = Path(f"/proc/{pid}/cmdline").read_bytes()
+        except OSError:
+            return None
+        if raw or time.monotonic() >= deadline or not _is_alive(pid):
+            return tuple(arg.decode(errors="replace") for arg in raw.split(b"\0")[:-1])
+        time.sleep(EXEC_SETTLE_INTERVAL)
 
 
 def stop_recorded(record: ProcessRecord, timeout: float) -> None:
