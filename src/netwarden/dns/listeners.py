@@ -10,6 +10,7 @@ connection, and the idle time of a TCP connection.
 from __future__ import annotations
 
 import asyncio
+import errno
 import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
@@ -29,6 +30,7 @@ MAX_TCP_IN_FLIGHT = 16
 # RFC 7766 section 6.2.3 suggests idle timeouts of seconds, not minutes.
 TCP_IDLE_TIMEOUT = 10.0
 TCP_LENGTH_PREFIX = 2  # RFC 1035 section 4.2.2
+PICK_PORT_ATTEMPTS = 16
 
 
 class NameserverError(NetwardenError):
@@ -123,15 +125,32 @@ class Listeners:
 
     async def _listen(self, host: str, port: int) -> None:
         # UDP first: with port 0 the kernel picks one, and TCP takes the same.
-        loop = asyncio.get_running_loop()
-        transport, _ = await loop.create_datagram_endpoint(
+        # That number may be some TCP client's ephemeral port; then try
+        # another, a few times, as the kernel would have on its own.
+        attempts = PICK_PORT_ATTEMPTS if port == 0 else 1
+        for attempt in range(1, attempts + 1):
+            udp = await self._listen_udp(host, port)
+            picked = udp.get_extra_info("sockname")[1]
+            try:
+                server = await asyncio.start_server(
+                    self._serve_tcp_connection, host, picked
+                )
+            except OSError as err:
+                udp.close()
+                if err.errno != errno.EADDRINUSE or attempt == attempts:
+                    raise
+                log.debug("TCP port %d is taken, picking another", picked)
+                continue
+            self._udp.append(udp)
+            self._tcp.append(server)
+            self.addresses.append((host, picked))
+            return
+
+    async def _listen_udp(self, host: str, port: int) -> asyncio.DatagramTransport:
+        transport, _ = await asyncio.get_running_loop().create_datagram_endpoint(
             lambda: _UdpProtocol(self), local_addr=(host, port)
         )
-        self._udp.append(transport)
-        port = transport.get_extra_info("sockname")[1]
-        server = await asyncio.start_server(self._serve_tcp_connection, host, port)
-        self._tcp.append(server)
-        self.addresses.append((host, port))
+        return transport
 
     async def _serve_tcp_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
