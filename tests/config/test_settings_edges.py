@@ -37,7 +37,7 @@ def config_error(text: str) -> ConfigError:
         (LISTS_AB + "filter/lists = A\n\nfilter/lists = C", 5, "filter/lists", "C"),
         (LISTS_AB + "intel/listFile = B /c", 3, "intel/listFile", "B declared"),
         ("filter/endpoints = + ok.example\nfilter/endpoints = - AS1", 2, RULES, "AS1"),
-        ("dns/nameservers = dot://dns.example", 1, "dns/nameservers", "IP address"),
+        ("dns/nameservers = dot://dns.example", 1, "dns/nameservers", "needs ip="),
         ("filter/includeSubdomains = maybe\nx", 1, "filter/includeSubdomains", ""),
     ],
 )

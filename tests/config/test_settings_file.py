@@ -32,6 +32,7 @@ filter/lists = EasyPrivacy
 filter/includeSubdomains = no
 dns/nameservers = dot://192.0.2.53?verify=dns.lab.example&name=Lab
 dns/nameservers = dns://[2001:db8::53]
+dns/nameservers = tls://dns.lab.example?ip=192.0.2.54
 dns/caFile = ca.pem
 dns/listenPort = 5353
 """
@@ -56,6 +57,7 @@ def test_good_file_gives_typed_settings() -> None:
         nameservers=(
             "dot://192.0.2.53?verify=dns.lab.example&name=Lab",
             "dns://[2001:db8::53]",
+            "tls://dns.lab.example?ip=192.0.2.54",
         ),
         ca_file=Path("/etc/nw/ca.pem"),
         listen_port=5353,

@@ -51,6 +51,8 @@ def test_tls_alias_and_named_host_with_ip() -> None:
         ("dot://192.0.2.1?verify=x.example&blockedif=zeroip", "not supported yet"),
         ("dns://192.0.2.1:99999", "not a URL"),
         ("dns://192.0.2.1:0", "port 0"),
+        ("dns://2001:db8::1", "IPv6 addresses go in brackets"),
+        ("tcp://192.0.2.1/dns-query", "only meaningful for doh://"),
         ("dns://user@192.0.2.1", "user information"),
         ("dns://192.0.2.1#frag", "fragment"),
         ("dns://", "no server address"),

@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Generic, NamedTuple, TypeVar
 
-from netwarden.config.nameserver import check_nameserver
 from netwarden.dns.resolver_url import parse_resolver_url
 from netwarden.errors import ConfigError
 from netwarden.rules.endpoint import EndpointRule
@@ -115,9 +114,8 @@ def parse_path(text: str, where: Location) -> Path:
 
 
 def parse_nameserver(text: str, where: Location) -> str:
-    """A URL both the settings and the DNS package accept, so that nothing
-    valid here fails later when the daemon builds its upstreams."""
-    check_nameserver(text)
+    """A resolver URL, checked by the grammar the daemon builds upstreams with,
+    so that nothing valid here fails later."""
     try:
         parse_resolver_url(text)
     except ConfigError as err:

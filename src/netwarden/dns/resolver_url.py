@@ -79,7 +79,8 @@ def parse_resolver_url(text: str) -> ResolverURL:
         parts = urllib.parse.urlsplit(text.strip())
         port = parts.port
     except ValueError as err:
-        raise _error(text, f"not a URL: {err}") from err
+        hint = " (IPv6 addresses go in brackets)" if text.count(":") > 2 else ""
+        raise _error(text, f"not a URL: {err}{hint}") from err
 
     scheme = _scheme(text, parts.scheme.lower())
     _check_no_extras(text, parts)
