@@ -2,6 +2,7 @@ from ipaddress import ip_address
 
 import pytest
 
+from netwarden.attribution.process import Process
 from netwarden.dns.name_map import NameMap
 
 CDN_IP = ip_address("198.51.100.7")
@@ -66,3 +67,13 @@ def test_bad_limits_are_refused() -> None:
         NameMap(min_ttl=100, max_ttl=10)
     with pytest.raises(ValueError):
         NameMap(max_entries=0)
+
+
+def test_a_reused_pid_does_not_inherit_the_names_of_the_process_before_it() -> None:
+    before = Process(100, "/usr/bin/curl", ("curl",), 0, "root", start_ticks=5000)
+    after = Process(100, "/usr/bin/wget", ("wget",), 0, "root", start_ticks=9000)
+    names = NameMap()
+    names.remember(before.identity, "video.example", [CDN_IP], ttl=300, now=0)
+    names.remember(None, "shop.example", [CDN_IP], ttl=300, now=1)
+    assert names.lookup(before.identity, CDN_IP, now=2) == "video.example"
+    assert names.lookup(after.identity, CDN_IP, now=2) == "shop.example"

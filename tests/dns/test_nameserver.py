@@ -150,10 +150,11 @@ def test_allowed_name_is_resolved_over_dot_and_remembered(pki) -> None:
         assert record.flow.remote_port == h.port
         assert record.flow.local_port == record.client.port
         assert h.nameserver.stats_dict()["queries"] == 1
-        name_map = h.nameserver.name_map
-        assert name_map.lookup(CURL.pid, ip_address("192.0.2.10"), time.time()) == (
-            "allowed.example"
-        )
+        # Remembered for curl itself: a newer name for the same address,
+        # from another program, does not replace it for curl.
+        name_map, ip = h.nameserver.name_map, ip_address("192.0.2.10")
+        name_map.remember(None, "other.example", [ip], 300, time.time())
+        assert name_map.lookup(CURL.identity, ip, time.time()) == "allowed.example"
 
     run_with(pki, scenario)
 
@@ -183,7 +184,7 @@ def test_blocked_names_answer_addresses_that_lead_nowhere(pki) -> None:
         assert h.nameserver.stats.blocked == 3
         # The connection that follows a blocked answer carries its name.
         followed = h.nameserver.name_map.lookup(
-            CURL.pid, ip_address("0.0.0.17"), time.time()
+            CURL.identity, ip_address("0.0.0.17"), time.time()
         )
         assert followed == "tracker.example"
 
@@ -230,8 +231,10 @@ def test_the_injected_clock_times_records_and_name_map_entries(pki) -> None:
         await h.udp("allowed.example")
         assert h.records[0].started == 1000.0
         name_map = h.nameserver.name_map
-        assert name_map.lookup(CURL.pid, ip_address("192.0.2.10"), 1000.0 + 299)
-        assert not name_map.lookup(CURL.pid, ip_address("192.0.2.10"), 1000.0 + 300)
+        assert name_map.lookup(CURL.identity, ip_address("192.0.2.10"), 1000.0 + 299)
+        assert not name_map.lookup(
+            CURL.identity, ip_address("192.0.2.10"), 1000.0 + 300
+        )
 
     run_with(pki, scenario)
 

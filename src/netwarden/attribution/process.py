@@ -25,6 +25,11 @@ class Process:
     start_ticks: int | None = None
 
     @property
+    def identity(self) -> tuple[int, int | None]:
+        """Names this process and no later one that reuses its pid."""
+        return (self.pid, self.start_ticks)
+
+    @property
     def profile_key(self) -> str:
         """The identity a profile is matched on until profiles exist.
 

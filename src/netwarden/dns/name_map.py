@@ -4,6 +4,9 @@ When the nameserver answers a process's query for ``video.example`` with
 198.51.100.7, the connection that process opens to 198.51.100.7 next is
 for ``video.example``. Many names share one CDN address, so the map is
 kept per process first: two programs behind one IP are told apart. A
+process is named by an owner key, which netwarden makes from the pid and the
+process's start time (:attr:`Process.identity`), so a reused pid inherits
+nothing. A
 connection from a process that did not resolve the address itself (a
 helper, a resolver cache like systemd-resolved, a pid unknown) falls back
 to the domain any process resolved to it most recently; Portmaster keeps
@@ -20,7 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
 from typing import TypeVar
 
@@ -40,7 +43,7 @@ class _Entry:
 
 
 class NameMap:
-    """IP to domain, scoped per pid, with TTLs and a size bound."""
+    """IP to domain, scoped per process, with TTLs and a size bound."""
 
     def __init__(
         self,
@@ -54,7 +57,9 @@ class NameMap:
         self.min_ttl = min_ttl
         self.max_ttl = max_ttl
         self.max_entries = max_entries
-        self._by_process: OrderedDict[tuple[int, IPAddress], _Entry] = OrderedDict()
+        self._by_process: OrderedDict[tuple[Hashable, IPAddress], _Entry] = (
+            OrderedDict()
+        )
         self._by_ip: OrderedDict[IPAddress, _Entry] = OrderedDict()
 
     def __len__(self) -> int:
@@ -62,24 +67,24 @@ class NameMap:
 
     def remember(
         self,
-        pid: int | None,
+        owner: Hashable | None,
         domain: str,
         ips: Iterable[IPAddress],
         ttl: int,
         now: float,
     ) -> None:
-        """Note that ``pid`` (None: unknown) resolved ``domain`` to ``ips``."""
+        """Note that ``owner`` (None: unknown) resolved ``domain`` to ``ips``."""
         entry = _Entry(domain, now + min(max(ttl, self.min_ttl), self.max_ttl))
         for ip in map(_canonical, ips):
             _put(self._by_ip, ip, entry, self.max_entries)
-            if pid is not None:
-                _put(self._by_process, (pid, ip), entry, self.max_entries)
+            if owner is not None:
+                _put(self._by_process, (owner, ip), entry, self.max_entries)
 
-    def lookup(self, pid: int | None, ip: IPAddress, now: float) -> str | None:
-        """The domain ``pid`` resolved to ``ip``, else the newest from anyone."""
+    def lookup(self, owner: Hashable | None, ip: IPAddress, now: float) -> str | None:
+        """The domain ``owner`` resolved to ``ip``, else the newest from anyone."""
         ip = _canonical(ip)
-        if pid is not None:
-            domain = _get(self._by_process, (pid, ip), now)
+        if owner is not None:
+            domain = _get(self._by_process, (owner, ip), now)
             if domain is not None:
                 return domain
         return _get(self._by_ip, ip, now)

@@ -240,8 +240,8 @@ class Nameserver:
             # 0.0.0.17 anyway then shows which name it was after, and the
             # connection is decided (and blocked) under that name.
             domain = answers.domain_text(query.question[0].name)
-            pid = None if process is None else process.pid
-            self.name_map.remember(pid, domain, found.ips, found.ttl, self.clock())
+            owner = None if process is None else process.identity
+            self.name_map.remember(owner, domain, found.ips, found.ttl, self.clock())
         return response, found
 
     async def _forward(self, query: dns.message.Message) -> dns.message.Message:

@@ -64,11 +64,10 @@ class FirewallEngine:
         """Decide the first packet of a flow from the queue."""
         now = self._clock()
         process = self._attributor.attribute(flow)
-        pid = process.pid if process else None
-        domain = self._name_map.lookup(pid, flow.remote_ip, now)
-        view = ConnectionView(
-            flow=flow, process=process, domain=domain, own_pid=pid == self._own_pid
-        )
+        owner = process.identity if process else None
+        domain = self._name_map.lookup(owner, flow.remote_ip, now)
+        own = process is not None and process.pid == self._own_pid
+        view = ConnectionView(flow=flow, process=process, domain=domain, own_pid=own)
         decision = decide_connection(view, self._policy)
         self._record(ConnectionKind.IP, flow, now, process, domain, decision)
         return decision.verdict
