@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+from support import require_root
 
 from netwarden.attribution.fake_proc import FakeProcTree
 from netwarden.attribution.proc_fd import RECENT_FIRST, InodeIndex, read_start_ticks
@@ -138,13 +139,21 @@ def test_scan_budget_bounds_a_miss(tmp_path: Path) -> None:
     assert index.scanned_pids <= 10  # new pids, then known pids, 5 each
 
 
+def test_a_spent_time_budget_reads_no_process(tmp_path: Path) -> None:
+    tree = FakeProcTree(tmp_path / "proc")
+    tree.add_process(10, exe="/bin/true")
+    tree.open_socket(10, 3, 5001)
+    index = InodeIndex(tree.root, scan_seconds=-1)
+    assert index.find_pid(5001) is None
+    assert index.scanned_pids == 0
+
+
 def test_missing_proc_root_gives_none(tmp_path: Path) -> None:
     assert InodeIndex(tmp_path / "absent").find_pid(5) is None
 
 
 def test_uid_hint_restricts_rescan(tmp_path: Path) -> None:
-    if os.geteuid() != 0:
-        pytest.skip("the fake tree can only chown as root")
+    require_root()  # the fake tree can only chown as root
     tree = FakeProcTree(tmp_path / "proc")
     tree.add_process(10, exe="/bin/a", uid=1000)
     tree.add_process(11, exe="/bin/b", uid=0)

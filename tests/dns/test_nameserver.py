@@ -17,6 +17,7 @@ import dns.rdatatype
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support import require
 
 from netwarden.attribution.process import Process
 from netwarden.dns.name_map import NameMap
@@ -192,8 +193,7 @@ def test_blocked_names_answer_addresses_that_lead_nowhere(pki) -> None:
 
 
 def test_listens_on_ipv6_loopback_over_udp_and_tcp(pki) -> None:
-    if not socket.has_ipv6:
-        pytest.skip("no IPv6 in this Python")
+    require(socket.has_ipv6, "no IPv6 in this Python")
 
     async def scenario(h: Harness) -> None:
         host, port = h.nameserver.addresses[1]

@@ -43,6 +43,13 @@ MISS_MEMORY_SECONDS = 1.0
 MAX_REMEMBERED_MISSES = 4096
 
 
+def _scan_clock() -> float:
+    # The scan's budget is the CPU time it spends, not wall time: on a busy
+    # machine the thread may be preempted mid-scan, and that must not make
+    # a lookup give up before it read a single process.
+    return time.thread_time()
+
+
 def _socket_inodes(fd_dir: str) -> dict[int, int] | None:
     """Map socket inode -> fd number for one fd directory; None if unreadable."""
     try:
@@ -114,7 +121,7 @@ class InodeIndex:
 
     def prime(self) -> None:
         """Read every process not read yet; the daemon calls this at start."""
-        deadline = time.monotonic() + self._scan_seconds
+        deadline = _scan_clock() + self._scan_seconds
         self._scan(self._refresh_pid_list(), 0, deadline, stop_when_found=False)
 
     def find_pid(self, inode: int, uid: int | None = None) -> int | None:
@@ -126,7 +133,7 @@ class InodeIndex:
             return pid
         if self._missed_recently((inode, uid)):
             return None
-        deadline = time.monotonic() + self._scan_seconds
+        deadline = _scan_clock() + self._scan_seconds
         # A program that opened sockets before is the likeliest to open this
         # one (a browser, a mail client): its fd directory is read first,
         # before /proc is listed for programs not seen yet.
@@ -214,7 +221,7 @@ class InodeIndex:
         self, pids: Iterable[int], inode: int, deadline: float, stop_when_found: bool
     ) -> int | None:
         for count, pid in enumerate(pids):
-            if count >= self._scan_pid_budget or time.monotonic() > deadline:
+            if count >= self._scan_pid_budget or _scan_clock() > deadline:
                 log.debug("fd scan for inode %s stopped after %s pids", inode, count)
                 break
             self._read_pid(pid)
