@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
+import time
+from collections.abc import Callable
 
 import pytest
 
@@ -34,3 +37,16 @@ def require_root() -> None:
 
 def require_command(name: str) -> None:
     require(shutil.which(name) is not None, f"needs the {name} command")
+
+
+async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> None:
+    """Wait until ``condition()`` holds; fail after ``timeout`` seconds.
+
+    For events a test waits on: a shared machine may be seconds late, so a
+    deadline is generous and a fixed sleep is never the test's clock.
+    """
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"still not true after {timeout} s: {condition}")
+        await asyncio.sleep(0.01)

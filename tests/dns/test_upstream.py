@@ -9,6 +9,7 @@ from typing import Any
 import dns.message
 import dns.rcode
 import pytest
+from support import eventually
 from test_unbound_upstream import CATCH_ALL_V4, unbound  # noqa: F401 (a fixture)
 
 from netwarden.dns import tls_connection
@@ -119,7 +120,7 @@ def test_slow_upstream_times_out_within_the_timeout() -> None:
         started = time.monotonic()
         with pytest.raises(UpstreamError, match=r"no answer within 0\.3 s"):
             await upstreams.resolve(dns.message.make_query("example.com", "A"))
-        assert time.monotonic() - started < 1.0
+        assert time.monotonic() - started < 1.8  # not the 2 s answer
 
     with_upstream(scenario, delay=2.0)
 
@@ -206,7 +207,7 @@ def test_a_close_mid_flight_fails_fast_over_to_the_next_upstream(pki) -> None:
     async def scenario(upstream: FakeUpstream) -> None:
         async with FakeUpstream({("example.com", "A"): ["198.51.100.7"]}) as second:
             urls = [upstream.url("dot", "dns.test"), second.url("dns")]
-            upstreams = Upstreams(urls, pki.ca_file, timeout=3)
+            upstreams = Upstreams(urls, pki.ca_file, timeout=5)
             first = await upstreams.resolve(dns.message.make_query("example.com", "A"))
             assert addresses(first) == ["192.0.2.1"]
             upstream.tls_close_after = 0  # from now on: close on every query
@@ -217,7 +218,7 @@ def test_a_close_mid_flight_fails_fast_over_to_the_next_upstream(pki) -> None:
                     for _ in range(5)
                 )
             )
-            assert time.monotonic() - started < 1.0
+            assert time.monotonic() - started < 4.0  # not the 5 s timeout
             assert [addresses(a) for a in answers] == [["198.51.100.7"]] * 5
             # One retry on a new connection, which was closed too.
             assert upstream.tls_connections == 2
@@ -231,9 +232,8 @@ def test_an_idle_dot_connection_is_closed_and_reopened_on_use(pki) -> None:
         url = upstream.url("dot", "dns.test")
         transport = TlsTransport(url, make_tls_context(pki.ca_file), idle_timeout=0.2)
         await transport.exchange(dns.message.make_query("example.com", "A"))
-        await asyncio.sleep(0.4)
+        await eventually(lambda: not upstream._tls_writers)  # the server saw it go
         assert upstream.tls_connections == 1
-        assert len(upstream._tls_writers) == 0  # the server saw it go
         response = await transport.exchange(dns.message.make_query("example.com", "A"))
         assert addresses(response) == ["192.0.2.1"]
         assert transport.connections_opened == 2
@@ -244,10 +244,8 @@ def test_an_idle_dot_connection_is_closed_and_reopened_on_use(pki) -> None:
 
 def test_one_dot_query_timing_out_does_not_disturb_the_others(pki) -> None:
     async def scenario(upstream: FakeUpstream) -> None:
-        upstream.tls_delays["slow.example"] = 1.0
-        upstreams = Upstreams(
-            [upstream.url("dot", "dns.test")], pki.ca_file, timeout=0.3
-        )
+        upstream.tls_delays["slow.example"] = 10.0
+        upstreams = Upstreams([upstream.url("dot", "dns.test")], pki.ca_file, timeout=2)
         slow = asyncio.create_task(
             upstreams.resolve(dns.message.make_query("slow.example", "A"))
         )

@@ -86,7 +86,12 @@ class DnsStreamConnection:
 
     @property
     def in_flight(self) -> int:
-        return len(self._waiting)
+        """Queries still waiting for their answer.
+
+        An answered query keeps its waiter until its task runs again, and
+        that may be after the server closed the connection: it is not lost.
+        """
+        return sum(not waiter.done() for waiter in self._waiting.values())
 
     async def exchange(self, query: dns.message.Message) -> dns.message.Message:
         """Send ``query`` under a fresh id; its answer, under the query's id."""
@@ -158,7 +163,7 @@ class DnsStreamConnection:
             waiter.set_exception(dns.exception.FormError(f"malformed answer: {err}"))  # type: ignore[no-untyped-call]
 
     def _lost(self, why: str) -> None:
-        if self._waiting:
+        if self.in_flight:
             log.info(
                 "%s: %s with %d queries in flight", self.label, why, self.in_flight
             )
