@@ -26,6 +26,7 @@ from netwarden.network.connection import Decision, Reason, Verdict
 
 CATCH_ALL_V4 = "203.0.113.80"
 CATCH_ALL_V6 = "2001:db8::80"
+PORT_ATTEMPTS = 5
 
 UNBOUND_CONF = """\
 server:
@@ -57,12 +58,13 @@ def free_tcp_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def wait_until_answering(port: int, pki: Any, process: subprocess.Popen[bytes]) -> None:
+def answers_over_dot(port: int, pki: Any, process: subprocess.Popen[bytes]) -> bool:
+    """Wait up to 10 s for unbound to answer; False if it exited first."""
     context = ssl.create_default_context(cafile=pki.ca_file)
     deadline = time.monotonic() + 10
     for _ in range(100):
         if process.poll() is not None or time.monotonic() > deadline:
-            break
+            return False
         try:
             query = dns.message.make_query("ready.example", "A")
             dns.query.tls(
@@ -73,47 +75,62 @@ def wait_until_answering(port: int, pki: Any, process: subprocess.Popen[bytes]) 
                 ssl_context=context,
                 server_hostname=pki.server_name,
             )
-            return
+            return True
         except (OSError, dns.exception.DNSException):
             time.sleep(0.1)
-    output = b""
-    if process.poll() is not None and process.stderr is not None:
-        output = process.stderr.read()
-    pytest.fail(
-        f"unbound did not answer over DoT on {port}: {output.decode(errors='replace')}"
-    )
+    return False
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    process.send_signal(signal.SIGTERM)
+    try:
+        process.wait(timeout=5)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait(timeout=5)
+
+
+def start_unbound(pki: Any, directory: Path) -> tuple[int, subprocess.Popen[bytes]]:
+    # A port free over TCP a moment ago may be taken over UDP, or by then
+    # over TCP: unbound then exits, and another port is tried.
+    errors = ""
+    for _ in range(PORT_ATTEMPTS):
+        port = free_tcp_port()
+        config = directory / "unbound.conf"
+        config.write_text(
+            UNBOUND_CONF.format(
+                port=port,
+                key=pki.key_file,
+                cert=pki.cert_file,
+                directory=directory,
+                v4=CATCH_ALL_V4,
+                v6=CATCH_ALL_V6,
+            )
+        )
+        log = directory / "unbound.log"
+        with log.open("wb") as output:  # a file: a pipe could fill and stall it
+            process = subprocess.Popen(
+                ["unbound", "-d", "-c", str(config)],
+                stdout=subprocess.DEVNULL,
+                stderr=output,
+            )
+        if answers_over_dot(port, pki, process):
+            return port, process
+        stop(process)
+        errors = log.read_text(errors="replace")
+        if "address already in use" not in errors.lower():
+            break
+    pytest.fail(f"unbound did not answer over DoT: {errors}")
 
 
 @pytest.fixture
 def unbound(pki, tmp_path: Path) -> Iterator[int]:
     require_command("unbound")
-    port = free_tcp_port()
-    config = tmp_path / "unbound.conf"
-    config.write_text(
-        UNBOUND_CONF.format(
-            port=port,
-            key=pki.key_file,
-            cert=pki.cert_file,
-            directory=tmp_path,
-            v4=CATCH_ALL_V4,
-            v6=CATCH_ALL_V6,
-        )
-    )
-    process = subprocess.Popen(
-        ["unbound", "-d", "-c", str(config)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )
+    port, process = start_unbound(pki, tmp_path)
     try:
-        wait_until_answering(port, pki, process)
         yield port
     finally:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+        stop(process)
 
 
 def test_queries_are_answered_through_real_unbound_over_dot(pki, unbound: int) -> None:
