@@ -35,6 +35,15 @@ def require_root() -> None:
     require(probe.returncode == 0, f"ip netns unusable: {probe.stderr.strip()}")
 
 
+def add_netns(name: str) -> None:
+    """Create network namespace ``name``, replacing one a killed run left.
+
+    Test names carry the test run's pid, which a later run may get again.
+    """
+    subprocess.run(["ip", "netns", "delete", name], capture_output=True, timeout=10)
+    subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
+
+
 def require_command(name: str) -> None:
     require(shutil.which(name) is not None, f"needs the {name} command")
 

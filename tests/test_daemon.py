@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import require_command, require_root
+from support import add_netns, require_command, require_root
 
 from netwarden.api.client import ApiClient
 from netwarden.errors import ApiError
@@ -33,7 +33,7 @@ def netns() -> Iterator[str]:
     require_root()
     require_command("iptables-save")
     name = f"nwt{os.getpid() % 100000}r"
-    subprocess.run(["ip", "netns", "add", name], check=True)
+    add_netns(name)
     try:
         subprocess.run(["ip", "-n", name, "link", "set", "lo", "up"], check=True)
         yield name
@@ -155,7 +155,11 @@ def test_a_second_daemon_is_refused_and_the_first_keeps_its_rules(
     (tmp_path / "netwarden.conf").write_text(GOOD_CONFIG)
     first = start_daemon(netns, tmp_path, tmp_path / "one")
     other_netns = f"{netns}b"
-    subprocess.run(["ip", "netns", "add", other_netns], check=True)
+    add_netns(other_netns)
+    other = os.stat(f"/run/netns/{other_netns}")  # the namespace's own inode
+    other_lock = Path(f"/run/netwarden/netns-{other.st_dev}-{other.st_ino}.lock")
+    # The namespace is new: a lock file for its inode is a killed run's.
+    other_lock.unlink(missing_ok=True)
     try:
         wait_until_serving(first, tmp_path / "one")
         if shared == "namespace":
@@ -169,9 +173,7 @@ def test_a_second_daemon_is_refused_and_the_first_keeps_its_rules(
         assert shared in stderr
         assert len(jumps(netns)) == 6, "the first daemon's rules are untouched"
         assert netwarden_rules(other_netns) == []
-        other = os.stat(f"/run/netns/{other_netns}")  # the namespace's own inode
-        lock = Path(f"/run/netwarden/netns-{other.st_dev}-{other.st_ino}.lock")
-        assert not lock.exists(), "a refused daemon leaves no lock file behind"
+        assert not other_lock.exists(), "a refused daemon leaves no lock file behind"
         client = ApiClient(tmp_path / "one" / "api.sock")
         assert client.get("/v1/status")["pid"] == first.pid
         client.close()

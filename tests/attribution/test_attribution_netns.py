@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import require, require_command, require_root
+from support import add_netns, require, require_command, require_root
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -44,7 +44,7 @@ class NamespacePair:
 
     def build(self) -> None:
         for name in (self.client_ns, self.server_ns):
-            self.ip("netns", "add", name)
+            add_netns(name)
         veth_c, veth_s = f"nwtc{os.getpid()}"[:15], f"nwts{os.getpid()}"[:15]
         self.ip(
             "link",

@@ -9,8 +9,6 @@ from __future__ import annotations
 import ipaddress
 import os
 import socket
-import statistics
-import time
 from collections.abc import Iterator
 
 import pytest
@@ -171,19 +169,6 @@ def test_lookup_after_close_raises_netlink_error(listener: socket.socket) -> Non
     diag.close()
     with pytest.raises(NetlinkError):
         diag.lookup(FlowKey(Protocol.TCP, ip("127.0.0.1"), 1, ip("127.0.0.1"), 2))
-
-
-def test_exact_lookup_is_fast(diag: SocketDiag, listener: socket.socket) -> None:
-    with socket.create_connection(listener.getsockname()) as client:
-        flow = tcp_flow(client)
-        timings = []
-        for _ in range(1000):
-            start = time.perf_counter()
-            diag.lookup(flow)
-            timings.append(time.perf_counter() - start)
-    median_us = statistics.median(timings) * 1e6
-    print(f"sock_diag exact TCP lookup median {median_us:.1f} us")
-    assert median_us < 200  # tens of microseconds; generous for busy CI hosts
 
 
 def test_kernel_refusal_is_netlink_error(diag: SocketDiag) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import pytest
@@ -84,14 +83,9 @@ def test_parent_domains() -> None:
     assert parent_domains("single") == ["single"]
 
 
-def test_lookup_is_fast_on_the_real_list(easyprivacy: Path) -> None:
+def test_subdomains_of_a_real_list_entry_are_blocked(easyprivacy: Path) -> None:
+    # The speed of these lookups is measured by bench/lookups.py.
     index = DomainIndex([load_filter_list(easyprivacy, name="EasyPrivacy")])
     queries = [f"host{n}.sub.hotjar.com" for n in range(5_000)]
     queries += [f"host{n}.not-listed.example" for n in range(5_000)]
-
-    started = time.perf_counter()
-    blocked = sum(index.is_blocked(query) for query in queries)
-    per_lookup = (time.perf_counter() - started) / len(queries)
-
-    assert blocked == 5_000
-    assert per_lookup < 50e-6, f"{per_lookup * 1e6:.1f} µs per lookup"
+    assert sum(index.is_blocked(query) for query in queries) == 5_000

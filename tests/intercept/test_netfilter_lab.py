@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from support import require_command, require_root
+from support import add_netns, require_command, require_root
 
 SCENARIO = Path(__file__).with_name("netfilter_scenario.py")
 pytestmark = pytest.mark.lab
@@ -36,8 +36,8 @@ def ip(*args: str) -> None:
 
 def build_pair(pair: Namespaces) -> None:
     suffix = str(os.getpid())[-6:]
-    ip("netns", "add", pair.device)
-    ip("netns", "add", pair.peer)
+    add_netns(pair.device)
+    add_netns(pair.peer)
     ip("link", "add", f"nwd{suffix}", "netns", pair.device, "type", "veth",
        "peer", "name", f"nwp{suffix}", "netns", pair.peer)  # fmt: skip
     for netns, link, host in (

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import require_root
+from support import add_netns, require_root
 
 from netwarden.errors import NetwardenError
 from netwarden.system.netns import NETNS_RUN_DIR, netns_path
@@ -66,8 +66,8 @@ def test_invalid_name_is_refused_before_any_file_is_opened() -> None:
 
 def test_refused_once_a_thread_runs() -> None:
     code = (
-        "import threading, time\n"
-        "threading.Thread(target=time.sleep, args=(2,), daemon=True).start()\n"
+        "import threading\n"
+        "threading.Thread(target=threading.Event().wait, daemon=True).start()\n"
     ) + ENTER.format(name="nwt-unused")
     result = run_python(code)
     assert result.returncode == 3, result.stderr
@@ -78,7 +78,7 @@ def test_refused_once_a_thread_runs() -> None:
 def namespace() -> Iterator[str]:
     require_root()
     name = f"nwt-enter-{os.getpid()}"
-    subprocess.run(["ip", "netns", "add", name], check=True, timeout=10)
+    add_netns(name)
     try:
         yield name
     finally:
