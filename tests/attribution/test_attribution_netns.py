@@ -9,6 +9,7 @@ looks it up. Needs root; under CI a missing capability fails.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import queue
@@ -115,6 +116,11 @@ class NamespacePair:
         for line in sink.stdout:
             self.sink_lines.put(line.strip())
 
+    def forget_peers(self) -> None:
+        with contextlib.suppress(queue.Empty):
+            while True:
+                self.sink_lines.get_nowait()
+
     def next_peer(self, protocol: str) -> tuple[str, int]:
         deadline = time.monotonic() + WAIT_SECONDS
         while (left := deadline - time.monotonic()) > 0:
@@ -168,7 +174,7 @@ def flow(
 
 
 @pytest.fixture(scope="module")
-def lab() -> Iterator[NamespacePair]:
+def namespace_pair() -> Iterator[NamespacePair]:
     require_root()
     for command in ("curl", "dig", "setpriv"):
         require_command(command)
@@ -180,6 +186,14 @@ def lab() -> Iterator[NamespacePair]:
         yield pair
     finally:
         pair.teardown()
+
+
+@pytest.fixture
+def lab(namespace_pair: NamespacePair) -> NamespacePair:
+    # A test starts with no peer seen: a line left by another test's client
+    # must not answer this test's next_peer().
+    namespace_pair.forget_peers()
+    return namespace_pair
 
 
 def python_client(lab: NamespacePair, *args: str) -> tuple[subprocess.Popen[str], int]:
