@@ -1,8 +1,11 @@
 import asyncio
 import socket
+import time
 
 import pytest
+from support import eventually
 
+from netwarden.dns import listeners as listeners_module
 from netwarden.dns.listeners import Endpoint, Listeners, NameserverError
 
 
@@ -66,5 +69,88 @@ def test_a_fixed_port_in_use_is_an_error_naming_it() -> None:
             with pytest.raises(NameserverError, match="address already in use"):
                 await listeners.start()
             assert listeners.addresses == []
+
+    asyncio.run(run())
+
+
+async def exchange(port: int, message: bytes) -> bytes:
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(len(message).to_bytes(2, "big") + message)
+    prefix = await reader.readexactly(2)
+    answer = await reader.readexactly(int.from_bytes(prefix, "big"))
+    writer.close()
+    return answer
+
+
+async def is_closed_by_server(reader: asyncio.StreamReader) -> bool:
+    async with asyncio.timeout(10):
+        return await reader.read(1) == b""
+
+
+def test_at_the_tcp_limit_the_longest_idle_connection_makes_room(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(listeners_module, "MAX_TCP_CONNECTIONS", 3)
+    overloads: list[None] = []
+
+    async def run() -> None:
+        listeners = Listeners(echo, [("127.0.0.1", 0)], lambda: overloads.append(None))
+        await listeners.start()
+        port = listeners.addresses[0][1]
+        try:
+            held = [await asyncio.open_connection("127.0.0.1", port) for _ in range(3)]
+            await eventually(lambda: len(listeners.tcp_tasks) == 3)
+            # The first one asks something, so the second is now idle longest.
+            first_reader, first_writer = held[0]
+            first_writer.write(b"\x00\x02hi")
+            assert await first_reader.readexactly(4) == b"\x00\x02hi"
+
+            assert await exchange(port, b"new") == b"new"
+            assert await is_closed_by_server(held[1][0])
+            assert not first_writer.is_closing()
+            assert overloads == []
+            for _, writer in held:
+                writer.close()
+        finally:
+            await listeners.stop()
+
+    asyncio.run(run())
+
+
+def test_at_the_tcp_limit_busy_connections_are_kept_and_the_new_one_refused(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(listeners_module, "MAX_TCP_CONNECTIONS", 2)
+    overloads: list[None] = []
+    received: list[bytes] = []
+
+    async def slow_echo(wire: bytes, client: Endpoint, server: Endpoint) -> bytes:
+        received.append(wire)
+        await asyncio.sleep(30)
+        return wire
+
+    async def run() -> None:
+        listeners = Listeners(
+            slow_echo, [("127.0.0.1", 0)], lambda: overloads.append(None)
+        )
+        await listeners.start()
+        port = listeners.addresses[0][1]
+        try:
+            busy = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
+            for _, writer in busy:
+                writer.write(b"\x00\x02hi")  # answered only after 30 s
+            await eventually(lambda: len(received) == 2)
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            assert await is_closed_by_server(reader)
+            assert overloads == [None]
+            assert all(not writer.is_closing() for _, writer in busy)
+            # Stopping cancels answers in flight rather than waiting for them.
+            started = time.monotonic()
+            await listeners.stop()
+            assert time.monotonic() - started < 10
+            for _, held in [*busy, (reader, writer)]:
+                held.close()
+        finally:
+            await listeners.stop()
 
     asyncio.run(run())

@@ -4,7 +4,9 @@ Bytes in, bytes out: each message goes to a handler coroutine, whose reply
 (if any) is sent back the way the query came. Work is bounded everywhere
 so a flood costs memory in proportion to these limits, not to the flood:
 queries in flight over UDP, TCP connections, queries in flight on one TCP
-connection, and the idle time of a TCP connection.
+connection, and the idle time of a TCP connection. At the TCP limit, the
+connection idle the longest makes room for a new one, so no program can
+keep others from DNS over TCP by holding connections open.
 """
 
 from __future__ import annotations
@@ -13,7 +15,9 @@ import asyncio
 import errno
 import ipaddress
 import logging
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, cast
 
 from netwarden.errors import NetwardenError
@@ -77,6 +81,14 @@ class _UdpProtocol(asyncio.DatagramProtocol):
             self.transport.sendto(reply, addr)
 
 
+@dataclass(eq=False)
+class _TcpClient:
+    """One DNS-over-TCP connection and the answers it is waiting for."""
+
+    writer: asyncio.StreamWriter
+    in_flight: set[asyncio.Task[None]] = field(default_factory=set)
+
+
 class Listeners:
     """UDP endpoints and TCP servers for a list of (host, port) addresses."""
 
@@ -94,6 +106,8 @@ class Listeners:
         self.tcp_tasks: set[asyncio.Task[None]] = set()
         self._udp: list[asyncio.DatagramTransport] = []
         self._tcp: list[asyncio.Server] = []
+        # Open TCP connections, the one active the longest time ago first.
+        self._tcp_clients: OrderedDict[asyncio.Task[None], _TcpClient] = OrderedDict()
 
     async def start(self) -> None:
         try:
@@ -108,7 +122,8 @@ class Listeners:
             transport.close()
         for server in self._tcp:
             server.close()
-        for task in self.udp_tasks | self.tcp_tasks:
+        answers = [t for c in self._tcp_clients.values() for t in c.in_flight]
+        for task in [*self.udp_tasks, *self.tcp_tasks, *answers]:
             task.cancel()
         await asyncio.gather(*self.udp_tasks, *self.tcp_tasks, return_exceptions=True)
         for server in self._tcp:
@@ -155,27 +170,50 @@ class Listeners:
     async def _serve_tcp_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        if len(self.tcp_tasks) >= MAX_TCP_CONNECTIONS:
+        if len(self._tcp_clients) >= MAX_TCP_CONNECTIONS and not self._close_idle():
             self.on_overload()
             writer.close()
             return
         task = asyncio.current_task()
         assert task is not None
+        connection = _TcpClient(writer)
         self.tcp_tasks.add(task)
+        self._tcp_clients[task] = connection
         try:
-            await self._serve_tcp_queries(reader, writer)
+            await self._serve_tcp_queries(reader, connection, task)
         finally:
             self.tcp_tasks.discard(task)
+            self._tcp_clients.pop(task, None)
             writer.close()
 
+    def _close_idle(self) -> bool:
+        """Close the connection idle the longest, to make room for a new one.
+
+        RFC 7766 section 6.2.3 lets a server close idle connections under
+        load; otherwise a program holding every slot open would keep all
+        others from DNS over TCP.
+        """
+        for task, connection in self._tcp_clients.items():
+            if not connection.in_flight:
+                del self._tcp_clients[task]
+                log.debug("DNS over TCP: closing an idle connection for a new one")
+                connection.writer.close()
+                return True
+        return False
+
     async def _serve_tcp_queries(
-        self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        reader: asyncio.StreamReader,
+        connection: _TcpClient,
+        task: asyncio.Task[None],
     ) -> None:
+        writer, in_flight = connection.writer, connection.in_flight
         client = endpoint(IPProtocol.TCP, writer.get_extra_info("peername"))
         server = endpoint(IPProtocol.TCP, writer.get_extra_info("sockname"))
-        in_flight: set[asyncio.Task[None]] = set()
         try:
             while (wire := await read_message(reader)) is not None:
+                if task in self._tcp_clients:  # the most recently active last
+                    self._tcp_clients.move_to_end(task)
                 if len(in_flight) >= MAX_TCP_IN_FLIGHT:
                     await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 self.spawn(self._answer_tcp(wire, client, server, writer), in_flight)
