@@ -17,7 +17,7 @@ import dns.rdatatype
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from support import require
+from support import eventually, require
 
 from netwarden.attribution.process import Process
 from netwarden.dns.name_map import NameMap
@@ -265,6 +265,35 @@ def test_malformed_messages_are_counted_and_the_server_keeps_serving(pki) -> Non
         assert addresses(await h.udp("allowed.example")) == ["192.0.2.10"]
         assert h.nameserver.stats.malformed == 2
         assert h.nameserver.stats.queries == 3
+
+    run_with(pki, scenario)
+
+
+def test_a_response_sent_to_us_is_dropped_never_forwarded(pki) -> None:
+    async def scenario(h: Harness) -> None:
+        response = dns.message.make_response(
+            dns.message.make_query("allowed.example", "A")
+        )
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+            sock.settimeout(0.5)
+            sock.sendto(response.to_wire(), ("127.0.0.1", h.port))
+            await eventually(lambda: h.nameserver.stats.malformed == 1)
+            with pytest.raises(TimeoutError):
+                await asyncio.get_running_loop().run_in_executor(None, sock.recv, 512)
+        assert h.upstream.queries == [] and h.records == []
+        assert addresses(await h.udp("allowed.example")) == ["192.0.2.10"]
+        assert h.nameserver.stats.callback_errors == 0
+
+    run_with(pki, scenario)
+
+
+def test_a_query_from_netwarden_itself_is_never_forwarded(pki) -> None:
+    async def scenario(h: Harness) -> None:
+        h.nameserver.own_pid = CURL.pid  # as if curl were the daemon
+        response = await h.udp("allowed.example")
+        assert response.rcode() == dns.rcode.SERVFAIL
+        assert h.upstream.queries == []
+        assert h.nameserver.stats.own_queries == 1
 
     run_with(pki, scenario)
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import logging
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Protocol
@@ -113,6 +114,7 @@ class NameserverStats:
     refused: int = 0  # opcode, class or question count we do not serve
     overloaded: int = 0  # queries dropped because too many were in flight
     callback_errors: int = 0  # daemon callbacks that raised
+    own_queries: int = 0  # queries from netwarden itself: an upstream loops back
 
 
 class Nameserver:
@@ -132,9 +134,11 @@ class Nameserver:
         listen: Sequence[tuple[str, int]],
         *,
         clock: Callable[[], float] = time.time,
+        own_pid: int | None = None,
     ) -> None:
         self.upstreams = upstreams
         self.clock = clock
+        self.own_pid = os.getpid() if own_pid is None else own_pid
         self.decide_query = decide_query
         self.attribute_client = attribute_client
         self.on_query = on_query
@@ -169,6 +173,12 @@ class Nameserver:
             log.debug("malformed query from %s: %s", client, err)
             self.stats.malformed += 1
             return answers.error_from_header(wire, dns.rcode.FORMERR)
+        if query.flags & dns.flags.QR:
+            # A response sent to a server: answering or forwarding it could
+            # start a loop, and upstreams close connections over it.
+            log.debug("dropped a DNS response sent to us by %s", client)
+            self.stats.malformed += 1
+            return None
         refusal = self._refusal(query)
         if refusal is not None:
             return refusal
@@ -179,9 +189,6 @@ class Nameserver:
 
     def _refusal(self, query: dns.message.Message) -> bytes | None:
         """An error reply for a message this server does not serve, else None."""
-        if query.flags & dns.flags.QR:
-            self.stats.malformed += 1  # a response sent to us: never answer it
-            return None
         rcode = None
         if query.opcode() != dns.opcode.QUERY:
             rcode = dns.rcode.NOTIMP
@@ -201,6 +208,12 @@ class Nameserver:
         question = query.question[0]
         domain = answers.domain_text(question.name)
         process = self._attribute(client, server)
+        if process is not None and process.pid == self.own_pid:
+            # Our own upstream query came back to us: an upstream address
+            # leads to this nameserver. Forwarding it again would loop.
+            log.warning("an upstream leads back to netwarden's nameserver (%s)", domain)
+            self.stats.own_queries += 1
+            return answers.error_response(query, dns.rcode.SERVFAIL)
         decision = self._decide(domain, process)
         if decision is None:
             return answers.error_response(query, dns.rcode.SERVFAIL)
