@@ -143,8 +143,10 @@ def test_export_lists_every_option_with_its_help() -> None:
     assert "\ndns/listenPort = 53\n" in text
 
 
-def test_export_of_a_loaded_file_reads_back_equal(tmp_path: Path) -> None:
-    (tmp_path / "ca.pem").write_text("not checked beyond being readable\n")
+def test_export_of_a_loaded_file_reads_back_equal(
+    tmp_path: Path, ca_pem: bytes
+) -> None:
+    (tmp_path / "ca.pem").write_bytes(ca_pem)
     (tmp_path / "netwarden.conf").write_text(
         LISTS_AB + "dns/caFile = ca.pem\nfilter/lists = B\n"
         "filter/endpoints = - .t.example tcp/443 # trackers\n"

@@ -85,10 +85,52 @@ def test_every_declared_list_is_active_by_default() -> None:
 
 def test_empty_value_clears_a_repeatable_option() -> None:
     settings = parse_settings(
-        "intel/listFile = A /a\nfilter/lists =\ndns/nameservers =\n"
+        "intel/listFile = A /a\nfilter/lists =\nfilter/endpoints =\n"
     )
     assert settings.active_lists == ()
-    assert settings.nameservers == ()
+    assert len(settings.endpoint_rules) == 0
+
+
+def test_no_upstream_at_all_is_refused_with_its_line() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings("# none\ndns/nameservers =\n")
+    assert (caught.value.line, caught.value.field) == (2, "dns/nameservers")
+    assert "needs at least one value" in caught.value.message
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "dns://127.0.0.1",
+        "tcp://127.0.0.53:53",
+        "dns://0.0.0.0",
+        "dns://[::1]",
+        "dns://[::]:53",
+        "dns://[::ffff:127.0.0.1]",
+    ],
+)
+def test_an_upstream_that_is_netwarden_itself_is_refused(url: str) -> None:
+    text = f"dns/nameservers = dns://192.0.2.1\ndns/nameservers = {url}\n"
+    with pytest.raises(ConfigError) as caught:
+        parse_settings(text)
+    assert (caught.value.line, caught.value.field) == (2, "dns/nameservers")
+    assert "netwarden's own nameserver" in caught.value.message
+
+
+def test_a_local_resolver_on_another_port_is_an_upstream_like_any() -> None:
+    text = "dns/nameservers = dns://127.0.0.1:5353\ndns/listenPort = 53\n"
+    assert parse_settings(text).nameservers == ("dns://127.0.0.1:5353",)
+    moved = "dns/nameservers = dns://127.0.0.1\ndns/listenPort = 5300\n"
+    assert parse_settings(moved).nameservers == ("dns://127.0.0.1",)
+
+
+def test_a_ca_file_without_a_certificate_is_refused_at_load(tmp_path: Path) -> None:
+    (tmp_path / "hostname").write_text("device\n")
+    (tmp_path / "netwarden.conf").write_text("dns/caFile = hostname\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path)
+    assert (caught.value.line, caught.value.field) == (1, "dns/caFile")
+    assert "holds no PEM CA certificate" in caught.value.message
 
 
 @pytest.mark.parametrize(
@@ -138,12 +180,12 @@ def test_errors_name_line_and_key(
     assert message in error.message
 
 
-def test_load_settings_reads_the_config_dir(tmp_path: Path) -> None:
+def test_load_settings_reads_the_config_dir(tmp_path: Path, ca_pem: bytes) -> None:
     (tmp_path / "netwarden.conf").write_text(GOOD, encoding="utf-8")
     ca_file = parse_settings(GOOD, config_dir=tmp_path).ca_file
     assert ca_file is not None
     ca_file.parent.mkdir(parents=True, exist_ok=True)
-    ca_file.write_text("a CA bundle\n")
+    ca_file.write_bytes(ca_pem)
     settings = load_settings(tmp_path)
     assert settings.list_files[0].path == tmp_path / "lists/easyprivacy.txt"
     assert settings.endpoint_rules.rules[0].source == str(tmp_path / "netwarden.conf")
@@ -253,7 +295,10 @@ def settings_values(draw: st.DrawFn) -> Settings:
         active_lists=tuple(active),
         nameservers=tuple(
             draw(
-                st.lists(st.sampled_from(["dns://192.0.2.1", "tcp://[2001:db8::1]:53"]))
+                st.lists(
+                    st.sampled_from(["dns://192.0.2.1", "tcp://[2001:db8::1]:53"]),
+                    min_size=1,
+                )
             )
         ),
         ca_file=draw(st.none() | st.just(Path("/etc/ca.pem"))),

@@ -17,7 +17,9 @@ repeatable are errors that name file, line and key, and nothing is applied.
 
 from __future__ import annotations
 
+import ipaddress
 import logging
+import ssl
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -37,6 +39,7 @@ from netwarden.config.options import (
     Option,
     OptionRegistry,
 )
+from netwarden.dns.resolver_url import parse_resolver_url
 from netwarden.errors import ConfigError
 from netwarden.rules.ruleset import EndpointRules
 
@@ -77,10 +80,11 @@ class _Values:
         self._check_repeat(option, line)
         self.values.setdefault(option.key, [])
         self.lines.setdefault(option.key, [])
-        if not text and option.repeatable:
+        if not text and option.repeatable and not option.required:
             return  # "key =": present, with no values
         if not text:
-            raise self.error("needs a value", line, option.key)
+            wanted = "at least one value" if option.repeatable else "a value"
+            raise self.error(f"needs {wanted}", line, option.key)
         try:
             value = option.parse(text, Location(self.source, line))
         except ValueError as err:
@@ -143,6 +147,8 @@ def _lookup(registry: OptionRegistry, key: str, source: str, line: int) -> Optio
 def _build_settings(values: _Values, config_dir: Path | None) -> Settings:
     list_files = _list_files(values, config_dir)
     ca_file = values.one(CA_FILE)
+    listen_port = _required(values.one(LISTEN_PORT))
+    _check_upstreams_lead_elsewhere(values, listen_port)
     return Settings(
         default_action=_required(values.one(DEFAULT_ACTION)),
         endpoint_rules=EndpointRules(values.many(ENDPOINTS)),
@@ -150,7 +156,7 @@ def _build_settings(values: _Values, config_dir: Path | None) -> Settings:
         active_lists=_active_lists(values, list_files),
         nameservers=values.many(NAMESERVERS),
         ca_file=_resolve(ca_file, config_dir) if ca_file else None,
-        listen_port=_required(values.one(LISTEN_PORT)),
+        listen_port=listen_port,
         include_subdomains=_required(values.one(INCLUDE_SUBDOMAINS)),
         ca_file_origin=(
             Location(values.source, values.line_of(CA_FILE.key, 0) or 0)
@@ -162,6 +168,28 @@ def _build_settings(values: _Values, config_dir: Path | None) -> Settings:
             for index in range(len(list_files))
         ),
     )
+
+
+def _check_upstreams_lead_elsewhere(values: _Values, listen_port: int) -> None:
+    """Refuse an upstream that is netwarden's own nameserver.
+
+    The nameserver listens on loopback at ``dns/listenPort``; netwarden's
+    own queries skip the DNS redirect, so an upstream there (or at the
+    unspecified address, which reaches the local machine) would be asked
+    by netwarden itself, again and again, for every query.
+    """
+    for index, text in enumerate(values.many(NAMESERVERS)):
+        url = parse_resolver_url(text)
+        ip = url.ip
+        if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+            ip = ip.ipv4_mapped
+        if (ip.is_loopback or ip.is_unspecified) and url.port == listen_port:
+            line = values.line_of(NAMESERVERS.key, index)
+            message = (
+                f"{text!r} is netwarden's own nameserver (port {listen_port} on"
+                " this machine): queries would loop; name a resolver elsewhere"
+            )
+            raise values.error(message, line, NAMESERVERS.key)
 
 
 def _required(value: T | None) -> T:
@@ -282,11 +310,22 @@ def _check_ca_file(settings: Settings) -> None:
     try:
         with settings.ca_file.open("rb"):
             pass
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(
+            cafile=settings.ca_file
+        )
+    except ssl.SSLError as err:
+        message = f"{settings.ca_file} holds no PEM CA certificate: {err.reason}"
+        raise _ca_file_error(settings, message) from err
     except OSError as err:
-        origin = settings.ca_file_origin
-        raise ConfigError(
-            f"cannot read {settings.ca_file}: {err.strerror}",
-            source=origin.source if origin else None,
-            line=origin.line if origin else None,
-            field=CA_FILE.key,
-        ) from err
+        message = f"cannot read {settings.ca_file}: {err.strerror}"
+        raise _ca_file_error(settings, message) from err
+
+
+def _ca_file_error(settings: Settings, message: str) -> ConfigError:
+    origin = settings.ca_file_origin
+    return ConfigError(
+        message,
+        source=origin.source if origin else None,
+        line=origin.line if origin else None,
+        field=CA_FILE.key,
+    )

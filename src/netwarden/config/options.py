@@ -45,6 +45,9 @@ class Option(Generic[T]):
     render: Callable[[T], str]
     default: tuple[str, ...] = ()
     repeatable: bool = False
+    # Written empty ("key ="), a repeatable option has no values; some
+    # cannot work without one.
+    required: bool = False
 
 
 class DefaultAction(enum.StrEnum):
@@ -173,6 +176,7 @@ NAMESERVERS: Option[str] = Option(
         "dot://1.0.0.2?verify=cloudflare-dns.com&name=Cloudflare",
     ),
     repeatable=True,
+    required=True,
 )
 LIST_FILE: Option[ListFile] = Option(
     key="intel/listFile",
