@@ -9,6 +9,11 @@ from netwarden.dns import listeners as listeners_module
 from netwarden.dns.listeners import Endpoint, Listeners, NameserverError
 
 
+# As long as a DNS header: shorter messages end their TCP connection.
+MESSAGE = b"sixteen bytes..."
+FRAMED = len(MESSAGE).to_bytes(2, "big") + MESSAGE
+
+
 async def echo(wire: bytes, client: Endpoint, server: Endpoint) -> bytes:
     return wire
 
@@ -48,8 +53,8 @@ def test_a_picked_port_taken_over_tcp_is_replaced_by_another() -> None:
                 assert listeners.udp_ports[0] == taken
                 assert port == listeners.udp_ports[-1] != taken
                 reader, writer = await asyncio.open_connection("127.0.0.1", port)
-                writer.write(b"\x00\x02hi")
-                assert await reader.readexactly(4) == b"\x00\x02hi"
+                writer.write(FRAMED)
+                assert await reader.readexactly(len(FRAMED)) == FRAMED
                 writer.close()
             finally:
                 await listeners.stop()
@@ -102,10 +107,10 @@ def test_at_the_tcp_limit_the_longest_idle_connection_makes_room(
             await eventually(lambda: len(listeners.tcp_tasks) == 3)
             # The first one asks something, so the second is now idle longest.
             first_reader, first_writer = held[0]
-            first_writer.write(b"\x00\x02hi")
-            assert await first_reader.readexactly(4) == b"\x00\x02hi"
+            first_writer.write(FRAMED)
+            assert await first_reader.readexactly(len(FRAMED)) == FRAMED
 
-            assert await exchange(port, b"new") == b"new"
+            assert await exchange(port, MESSAGE) == MESSAGE
             assert await is_closed_by_server(held[1][0])
             assert not first_writer.is_closing()
             assert overloads == []
@@ -138,7 +143,7 @@ def test_at_the_tcp_limit_busy_connections_are_kept_and_the_new_one_refused(
         try:
             busy = [await asyncio.open_connection("127.0.0.1", port) for _ in range(2)]
             for _, writer in busy:
-                writer.write(b"\x00\x02hi")  # answered only after 30 s
+                writer.write(FRAMED)  # answered only after 30 s
             await eventually(lambda: len(received) == 2)
             reader, writer = await asyncio.open_connection("127.0.0.1", port)
             assert await is_closed_by_server(reader)
@@ -150,6 +155,30 @@ def test_at_the_tcp_limit_busy_connections_are_kept_and_the_new_one_refused(
             assert time.monotonic() - started < 10
             for _, held in [*busy, (reader, writer)]:
                 held.close()
+        finally:
+            await listeners.stop()
+
+    asyncio.run(run())
+
+
+def test_a_tcp_message_too_short_for_dns_ends_its_connection() -> None:
+    # Empty messages every few seconds would otherwise hold a connection
+    # open for ever, each one restarting the idle timeout.
+    seen: list[bytes] = []
+
+    async def record(wire: bytes, client: Endpoint, server: Endpoint) -> None:
+        seen.append(wire)
+
+    async def run() -> None:
+        listeners = Listeners(record, [("127.0.0.1", 0)], lambda: None)
+        await listeners.start()
+        try:
+            port = listeners.addresses[0][1]
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"\x00\x00")
+            assert await is_closed_by_server(reader)
+            assert seen == [b""]  # still handed over, to be counted
+            writer.close()
         finally:
             await listeners.stop()
 

@@ -52,6 +52,12 @@ def test_tls_alias_and_named_host_with_ip() -> None:
         ("dns://192.0.2.1:99999", "not a URL"),
         ("dns://192.0.2.1:0", "port 0"),
         ("dns://2001:db8::1", "IPv6 addresses go in brackets"),
+        ("dns://[2001:db8::1]:", "port after ':' is missing"),
+        ("dns://192.0.2.1 # office", "comments go on their own line"),
+        ("dot://192.0.2.1?verify=x.example&link-local", "not supported yet"),
+        ("dot://192.0.2.1?search-only&verify=x.example", "'search-only' is not"),
+        ("dns://192.0.2.1?name=a%0Ab", "control characters"),
+        ("dns://192.0.2.1?name=" + "n" * 65, "longer than 64"),
         ("tcp://192.0.2.1/dns-query", "only meaningful for doh://"),
         ("dns://user@192.0.2.1", "user information"),
         ("dns://192.0.2.1#frag", "fragment"),
@@ -77,7 +83,9 @@ hostnames = st.lists(
 ).map(".".join)
 addresses = st.one_of(st.ip_addresses(v=4), st.ip_addresses(v=6))
 display_names = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc")), min_size=1, max_size=30
+    st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp")),
+    min_size=1,
+    max_size=30,
 )
 
 

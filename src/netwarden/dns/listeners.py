@@ -34,6 +34,7 @@ MAX_TCP_IN_FLIGHT = 16
 # RFC 7766 section 6.2.3 suggests idle timeouts of seconds, not minutes.
 TCP_IDLE_TIMEOUT = 10.0
 TCP_LENGTH_PREFIX = 2  # RFC 1035 section 4.2.2
+DNS_HEADER_LENGTH = 12  # RFC 1035 section 4.1.1
 PICK_PORT_ATTEMPTS = 16
 
 
@@ -217,6 +218,8 @@ class Listeners:
                 if len(in_flight) >= MAX_TCP_IN_FLIGHT:
                     await asyncio.wait(in_flight, return_when=asyncio.FIRST_COMPLETED)
                 self.spawn(self._answer_tcp(wire, client, server, writer), in_flight)
+                if len(wire) < DNS_HEADER_LENGTH:
+                    break  # no DNS message: nothing more worth reading here
         finally:
             # Answers already asked for are still sent (or cancelled on stop).
             await asyncio.gather(*in_flight, return_exceptions=True)

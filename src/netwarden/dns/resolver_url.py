@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import unicodedata
 import urllib.parse
 from dataclasses import dataclass
 
@@ -36,6 +37,8 @@ SCHEME_ALIASES = {"tls": "dot"}
 UNSUPPORTED_SCHEMES = {"doh", "https"}
 UNSUPPORTED_PARAMS = {"blockedif", "search", "search-only", "link-local"}
 KNOWN_PARAMS = {"verify", "ip", "name"}
+MAX_NAME_LENGTH = 64
+LINE_BREAKING = {"Cc", "Zl", "Zp"}  # Unicode categories: controls, separators
 
 # RFC 1123 section 2.1 host names: letters, digits and hyphens, labels of
 # 1-63 characters not starting or ending with a hyphen.
@@ -110,13 +113,21 @@ def _check_no_extras(text: str, parts: urllib.parse.SplitResult) -> None:
         raise _error(text, "user information is not allowed")
     if parts.path not in ("", "/"):
         raise _error(text, f"a path ({parts.path}) is only meaningful for doh://")
-    if parts.fragment:
-        raise _error(text, "a #fragment is not allowed")
+    if parts.fragment or text.strip().endswith("#"):
+        raise _error(text, "a #fragment is not allowed (comments go on their own line)")
     if parts.port == 0:
         raise _error(text, "port 0 is not a port a server listens on")
+    if parts.netloc.endswith(":"):
+        raise _error(text, "the port after ':' is missing")
 
 
 def _params(text: str, query: str) -> dict[str, str]:
+    for part in query.split("&"):
+        # Portmaster's flags may come bare ("link-local"): name them as such.
+        if part.partition("=")[0] in UNSUPPORTED_PARAMS:
+            raise _error(
+                text, f"parameter {part.partition('=')[0]!r} is not supported yet"
+            )
     try:
         pairs = urllib.parse.parse_qsl(
             query, keep_blank_values=True, strict_parsing=True
@@ -133,8 +144,18 @@ def _params(text: str, query: str) -> dict[str, str]:
             raise _error(text, f"parameter {key!r} given twice")
         if not value:
             raise _error(text, f"parameter {key!r} is empty")
+        if key == "name":
+            _check_display_name(text, value)
         params[key] = value
     return params
+
+
+def _check_display_name(text: str, name: str) -> None:
+    # The name goes into logs and tables: one short line of printable text.
+    if len(name) > MAX_NAME_LENGTH:
+        raise _error(text, f"name= is longer than {MAX_NAME_LENGTH} characters")
+    if any(unicodedata.category(char) in LINE_BREAKING for char in name):
+        raise _error(text, "name= holds control characters or line breaks")
 
 
 def _address(
