@@ -11,6 +11,7 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from itertools import count
@@ -21,8 +22,9 @@ from support import require_command, require_root
 
 from netwarden.errors import LabError
 from netwarden.lab import plan, processes
-from netwarden.lab.lab import Lab
-from netwarden.lab.namespaces import NETNS_ETC_DIR
+from netwarden.lab.commands import show_status
+from netwarden.lab.lab import MARKER, Lab
+from netwarden.lab.namespaces import NETNS_ETC_DIR, create_namespace, namespace_pids
 
 pytestmark = pytest.mark.lab
 
@@ -289,3 +291,102 @@ def test_demo_takes_the_lab_down_on_interrupt(
     assert "The lab is down." in rest
     assert demo.returncode == 0
     assert _lab_traces(lab, pids) == []
+
+
+# Exit codes, concurrency, and commands refused without touching anything.
+
+
+def test_exec_exits_as_a_shell_would(lab: Lab, tmp_path: Path) -> None:
+    not_executable = tmp_path / "notes.txt"
+    not_executable.write_text("not a program\n")
+    not_executable.chmod(0o644)
+    assert lab.exec(["/nonexistent/program"]) == 127
+    assert lab.exec(["no-such-command-anywhere"]) == 127
+    assert lab.exec([str(not_executable)]) == 126
+    assert lab.exec(["sh", "-c", "kill -KILL $$"]) == 128 + signal.SIGKILL
+    assert lab.exec(["sh", "-c", "kill -TERM $$"]) == 128 + signal.SIGTERM
+    assert lab.exec(["sh", "-c", "exit 3"]) == 3
+
+
+def test_another_lab_dir_touches_nothing_of_this_lab(lab: Lab, tmp_path: Path) -> None:
+    other = Lab(tmp_path / "other", prefix=lab.names.prefix, start_daemon=False)
+    with pytest.raises(LabError, match="another --lab-dir"):
+        other.down()
+    assert (NETNS_ETC_DIR / lab.names.device / "resolv.conf").exists()
+    assert lab.is_up()
+    assert not other.lab_dir.exists()
+
+
+def _wait_in_namespace(namespace: str, pid: int) -> None:
+    deadline = time.monotonic() + 10
+    while pid not in namespace_pids(namespace):
+        assert time.monotonic() < deadline, f"pid {pid} never entered {namespace}"
+        time.sleep(0.05)
+
+
+def test_down_with_a_stranger_inside_changes_nothing(tmp_path: Path) -> None:
+    _require_lab_tools()
+    lab = _new_lab(tmp_path)
+    stranger = None
+    try:
+        lab.up()
+        pids = _recorded_pids(lab)
+        argv = ["ip", "netns", "exec", lab.names.device, "sleep", "60"]
+        stranger = subprocess.Popen(argv)
+        _wait_in_namespace(lab.names.device, stranger.pid)
+        with pytest.raises(LabError, match=f"did not start.*{stranger.pid}"):
+            lab.down()
+        assert lab.is_up(), "the refused down stopped nothing"
+        assert (NETNS_ETC_DIR / lab.names.device / "resolv.conf").exists()
+        assert (lab.lab_dir / MARKER).exists()
+    finally:
+        if stranger is not None:
+            stranger.kill()  # the test's own process, by pid
+            stranger.wait(timeout=10)
+        lab.down()
+    assert _lab_traces(lab, pids) == []
+
+
+def test_restart_refuses_a_lab_that_is_not_up(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _require_lab_tools()
+    # What a partial down used to leave: the device namespace, no lab dir.
+    lab = _new_lab(tmp_path, python="/bin/false")
+    try:
+        create_namespace(lab.names.device)
+        assert lab.restart_problem() is not None
+        with pytest.raises(LabError, match="run netwarden lab up"):
+            lab.restart_daemon()
+        assert not lab.lab_dir.exists(), "restart created nothing"
+        assert show_status(lab) == 1
+        assert "lab restart" not in capsys.readouterr().out
+    finally:
+        lab.down()
+    assert _lab_traces(lab, []) == []
+
+
+def test_two_concurrent_ups_leave_the_lab_up(tmp_path: Path) -> None:
+    _require_lab_tools()
+    labs = [_new_lab(tmp_path)]
+    labs.append(Lab(labs[0].lab_dir, prefix=labs[0].names.prefix, start_daemon=False))
+    errors: list[Exception] = []
+
+    def up(lab: Lab) -> None:
+        try:
+            lab.up()
+        except LabError as err:
+            errors.append(err)
+
+    threads = [threading.Thread(target=up, args=(lab,)) for lab in labs]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert errors == []
+        assert labs[0].is_up()
+        assert _dig(labs[0], plan.RESOLVER_V4, "lan.lab.test") == [plan.LAN_HOST_V4]
+    finally:
+        labs[0].down()
+    assert _lab_traces(labs[0], []) == []

@@ -96,12 +96,16 @@ def demo(args: argparse.Namespace) -> int:
 def restart(args: argparse.Namespace) -> int:
     lab = lab_from_args(args)
     lab.restart_daemon()
-    print(f"the daemon runs again with {lab.config_dir / 'netwarden.conf'}")
+    print(f"the daemon runs again with {lab.config_file}")
     return 0
 
 
 def status(args: argparse.Namespace) -> int:
-    lab = lab_from_args(args)
+    return show_status(lab_from_args(args))
+
+
+def show_status(lab: Lab) -> int:
+    """Print what of ``lab`` is there; 0 when it is up."""
     for namespace in lab.names.namespaces:
         state = "present" if namespace_exists(namespace) else "absent"
         print(f"namespace {namespace}: {state}")
@@ -114,9 +118,14 @@ def status(args: argparse.Namespace) -> int:
     some_left = any(map(namespace_exists, lab.names.namespaces))
     if is_up:
         print("lab is up")
+    elif some_left and lab.restart_problem() is None:
+        print(
+            "lab is up but its daemon is not: `netwarden lab restart` starts "
+            "it again, `netwarden lab up` rebuilds everything"
+        )
     elif some_left:
         print(
-            "lab is partly up: `netwarden lab restart` restarts the daemon, "
+            "lab is partly up: `netwarden lab down` removes what is left, "
             "`netwarden lab up` rebuilds everything"
         )
     else:

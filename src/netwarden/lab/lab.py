@@ -5,6 +5,12 @@ behind (namespaces, processes named in pidfiles, /etc/netns files, the lab
 directory) is removed first; ``down`` is idempotent and works after a
 ``kill -9`` of everything. The lab directory holds every file the lab
 writes except ``/etc/netns/<device>/resolv.conf``.
+
+Commands that change the lab (``up``, ``down``, ``restart_daemon``) hold
+the lab's lock (:mod:`netwarden.lab.lablock`), so they run one at a time,
+and check before they change anything: ``down`` refuses, touching nothing,
+while a namespace holds a process the lab did not start, and ``restart``
+refuses unless the lab is up.
 """
 
 from __future__ import annotations
@@ -25,8 +31,15 @@ from netwarden.lab.daemon_config import (
     find_filter_list,
     render_daemon_config,
 )
+from netwarden.lab.lablock import LOCK_DIR, LOCK_TIMEOUT, LabLock, lab_lock_path
 from netwarden.lab.pki import issue_server_cert, make_test_ca
-from netwarden.lab.readiness import daemon_answers, log_tail, wait_until
+from netwarden.lab.readiness import (
+    daemon_answers,
+    file_size,
+    log_tail,
+    socket_owner,
+    wait_until,
+)
 from netwarden.lab.unbound import (
     UnboundFiles,
     render_lab_zone,
@@ -45,7 +58,11 @@ DAEMON_TIMEOUT = 20.0
 STOP_TIMEOUT = 10.0
 # The daemon goes first: on SIGTERM it removes its own firewall rules.
 DAEMON_NAME = "daemon"
-STOP_ORDER = (DAEMON_NAME, "unbound", "webserver")
+SERVICE_NAMES = ("unbound", "webserver")
+STOP_ORDER = (DAEMON_NAME, *SERVICE_NAMES)
+# `lab exec` runs its command through sh, so that a command that cannot be
+# run exits as in a shell: 127 not found, 126 not executable (POSIX 2.8.2).
+EXEC_SHIM = ("sh", "-c", 'exec "$@"', "netwarden-lab-exec")
 
 
 class Lab:
@@ -61,6 +78,8 @@ class Lab:
         start_daemon: bool = True,
         daemon_timeout: float = DAEMON_TIMEOUT,
         extra_config: Sequence[str] = (),
+        lock_dir: Path = LOCK_DIR,
+        lock_timeout: float = LOCK_TIMEOUT,
     ) -> None:
         self.lab_dir = lab_dir
         self.python = python
@@ -70,6 +89,8 @@ class Lab:
         self.daemon_timeout = daemon_timeout
         # Lines appended to the daemon's netwarden.conf (tests add rules).
         self.extra_config = tuple(extra_config)
+        self.lock_path = lab_lock_path(self.names.prefix, lock_dir)
+        self.lock_timeout = lock_timeout
 
     @property
     def config_dir(self) -> Path:
@@ -99,26 +120,46 @@ class Lab:
     def daemon_log(self) -> Path:
         return self.lab_dir / "daemon.log"
 
+    @property
+    def config_file(self) -> Path:
+        return self.config_dir / CONFIG_NAME
+
     def up(self) -> None:
         """Clean leftovers, then build the lab; returns when all answer."""
         filter_list = find_filter_list(self.filter_list) if self.start_daemon else None
-        self.down()
-        try:
-            self._build(filter_list)
-        except BaseException:
-            # Also on Ctrl-C: a half-built lab is removed, not left behind.
-            self._down_after_failure()
-            raise
+        with self._lock():
+            self._down()
+            try:
+                self._build(filter_list)
+            except BaseException:
+                # Also on Ctrl-C: a half-built lab is removed, not left behind.
+                self._down_after_failure()
+                raise
         logger.info("lab is up: namespaces %s and %s", *self.names.namespaces)
 
     def down(self) -> None:
         """Stop and remove everything the lab made; safe to repeat."""
+        with self._lock():
+            self._down()
+
+    def _lock(self) -> LabLock:
+        return LabLock(self.lock_path, self.lock_timeout)
+
+    def _down(self) -> None:
+        self._refuse_strangers()
         errors: list[str] = []
         self._collect(errors, self._stop_processes)
         for namespace in self.names.namespaces:
             self._collect(errors, functools.partial(self._delete_namespace, namespace))
-        self._collect(errors, lambda: namespaces.remove_netns_etc(self.names.device))
-        self._collect(errors, self._remove_lab_dir)
+        # A namespace that is kept still uses its /etc/netns files, and the
+        # lab directory is how a later `lab down` finds its lock and marker.
+        if not namespaces.namespace_exists(self.names.device):
+            remove_etc = functools.partial(
+                namespaces.remove_netns_etc, self.names.device
+            )
+            self._collect(errors, remove_etc)
+        if not any(map(namespaces.namespace_exists, self.names.namespaces)):
+            self._collect(errors, self._remove_lab_dir)
         if errors:
             raise LabError("lab down left work undone: " + "; ".join(errors))
 
@@ -130,8 +171,12 @@ class Lab:
         return bool(records) and all(map(processes.is_running_as_recorded, records))
 
     def exec(self, argv: Sequence[str]) -> int:
-        """Run ``argv`` in the device namespace; its exit code."""
-        return subprocess.run(self._in_device(argv), check=False).returncode
+        """Run ``argv`` in the device namespace; its exit code, as a shell
+        gives it (127 not found, 126 not executable, 128+N killed by N)."""
+        if not argv:
+            raise LabError("no command given to run in the lab")
+        command = self._in_device([*EXEC_SHIM, *argv])
+        return shell_exit_code(subprocess.run(command, check=False).returncode)
 
     def run(
         self, argv: Sequence[str], timeout: float = 30.0
@@ -219,17 +264,39 @@ class Lab:
         The way to try a changed ``<lab>/config/netwarden.conf``; a config the
         daemon refuses leaves the lab without a daemon, with the reason.
         """
-        if not self.is_up() and not namespaces.namespace_exists(self.names.device):
-            raise LabError("the lab is not up: run netwarden lab up first")
-        for record in processes.read_records(self.pid_dir):
-            if record.name == DAEMON_NAME:
-                processes.stop_recorded(record, STOP_TIMEOUT)
-        self._launch_daemon()
+        with self._lock():
+            problem = self.restart_problem()
+            if problem is not None:
+                raise LabError(
+                    f"the lab is not up ({problem}): run netwarden lab up first"
+                )
+            for record in processes.read_records(self.pid_dir):
+                if record.name == DAEMON_NAME:
+                    processes.stop_recorded(record, STOP_TIMEOUT)
+            self._launch_daemon()
+
+    def restart_problem(self) -> str | None:
+        """Why :meth:`restart_daemon` cannot work now; None when it can.
+
+        Everything but the daemon must be there: the lab directory, the
+        daemon's configuration, both namespaces and the lab's servers.
+        """
+        if not (self.lab_dir / MARKER).is_file():
+            return f"{self.lab_dir} is not a lab directory"
+        if not self.config_file.is_file():
+            return f"no daemon configuration {self.config_file}"
+        for namespace in self.names.namespaces:
+            if not namespaces.namespace_exists(namespace):
+                return f"no namespace {namespace}"
+        records = processes.read_records(self.pid_dir)
+        running = {r.name for r in records if processes.is_running_as_recorded(r)}
+        stopped = [name for name in SERVICE_NAMES if name not in running]
+        return f"{' and '.join(stopped)} not running" if stopped else None
 
     def _start_daemon(self, filter_list: Path) -> None:
         self.config_dir.mkdir(mode=0o700, exist_ok=True)
         config = render_daemon_config(self.ca_file, filter_list, self.extra_config)
-        (self.config_dir / CONFIG_NAME).write_text(config)
+        self.config_file.write_text(config)
         self._launch_daemon()
 
     def _launch_daemon(self) -> None:
@@ -240,19 +307,25 @@ class Lab:
             "--state-dir",
             str(self.state_dir),
         ]
+        # Errors quote only what this daemon logged, not its predecessors.
+        log_start = file_size(self.daemon_log)
         process = processes.start_process(
             DAEMON_NAME, argv, pid_dir=self.pid_dir, log_path=self.daemon_log
         )
 
         def ready() -> bool:
             if process.poll() is not None:
+                tail = log_tail(self.daemon_log, offset=log_start)
                 raise LabError(
                     f"the daemon exited with code {process.returncode}; "
-                    f"{self.daemon_log} ends with:\n{log_tail(self.daemon_log)}"
+                    f"{self.daemon_log} ends with:\n{tail}"
                 )
-            return daemon_answers(self.api_socket)
+            # Another daemon may answer on the socket (one this one refused
+            # to run beside): only an answer from ours counts.
+            owner = socket_owner(self.api_socket)
+            return owner == process.pid and daemon_answers(self.api_socket)
 
-        wait_until("the daemon", ready, self.daemon_timeout, self.daemon_log)
+        wait_until("the daemon", ready, self.daemon_timeout, self.daemon_log, log_start)
 
     def _unbound_answers(self) -> bool:
         argv = ["dig", "+short", "+time=1", "+tries=1", f"@{plan.RESOLVER_V4}"]
@@ -270,7 +343,7 @@ class Lab:
 
     def _down_after_failure(self) -> None:
         try:
-            self.down()
+            self._down()  # the caller holds the lock
         except LabError as err:
             logger.error("cleaning up the failed lab: %s", err)
 
@@ -280,6 +353,25 @@ class Lab:
         for record in sorted(records, key=lambda r: order.get(r.name, len(order))):
             processes.stop_recorded(record, STOP_TIMEOUT)
             processes.pidfile_path(self.pid_dir, record.name).unlink(missing_ok=True)
+
+    def _refuse_strangers(self) -> None:
+        """LabError, before anything is changed, while a namespace holds a
+        process that neither the lab nor one of its processes started."""
+        records = processes.read_records(self.pid_dir)
+        ours = {r.pid for r in records if processes.is_running_as_recorded(r)}
+        for namespace in self.names.namespaces:
+            strangers = [
+                pid
+                for pid in namespaces.namespace_pids(namespace)
+                if not processes.descends_from(pid, ours)
+            ]
+            if strangers:
+                hint = "" if ours else " (another lab, with another --lab-dir?)"
+                raise LabError(
+                    f"namespace {namespace} holds processes this lab did not "
+                    f"start{hint}: pids {' '.join(map(str, strangers))}; "
+                    "nothing was changed: stop them and run the command again"
+                )
 
     def _delete_namespace(self, namespace: str) -> None:
         # A namespace lives on while a process is inside it (ip-netns(8)), and
@@ -306,6 +398,11 @@ class Lab:
             step()
         except (LabError, OSError) as err:
             errors.append(str(err))
+
+
+def shell_exit_code(returncode: int) -> int:
+    """subprocess reports death by signal N as -N; a shell says 128+N."""
+    return 128 - returncode if returncode < 0 else returncode
 
 
 def lab_environment(lab: Lab) -> dict[str, str]:

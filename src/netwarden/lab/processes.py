@@ -28,6 +28,7 @@ PIDFILE_SUFFIX = ".pid.json"
 POLL_INTERVAL = 0.05
 EXEC_SETTLE_TIMEOUT = 2.0
 EXEC_SETTLE_INTERVAL = 0.002
+MAX_ANCESTRY = 64
 
 
 @dataclass(frozen=True)
@@ -145,6 +146,27 @@ def _read_command_line(pid: int) -> tuple[str, ...] | None:
         if raw or time.monotonic() >= deadline or not _is_alive(pid):
             return tuple(arg.decode(errors="replace") for arg in raw.split(b"\0")[:-1])
         time.sleep(EXEC_SETTLE_INTERVAL)
+
+
+def descends_from(pid: int, ancestors: set[int]) -> bool:
+    """True if ``pid`` is one of ``ancestors`` or a descendant of one."""
+    for _ in range(MAX_ANCESTRY):  # bounded, though ppid chains end at 1
+        if pid in ancestors:
+            return True
+        parent = _parent_pid(pid)
+        if parent is None or parent <= 1:
+            return False
+        pid = parent
+    return False
+
+
+def _parent_pid(pid: int) -> int | None:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    # The parent follows the state, after the parenthesised name (proc(5)).
+    return int(stat.rsplit(")", 1)[1].split()[1])
 
 
 def stop_recorded(record: ProcessRecord, timeout: float) -> None:
