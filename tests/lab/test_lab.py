@@ -355,7 +355,7 @@ def test_restart_refuses_a_lab_that_is_not_up(
     lab = _new_lab(tmp_path, python="/bin/false")
     try:
         create_namespace(lab.names.device)
-        assert lab.restart_problem() is not None
+        assert lab.restart_problem() == f"no lab directory {lab.lab_dir}"
         with pytest.raises(LabError, match="run netwarden lab up"):
             lab.restart_daemon()
         assert not lab.lab_dir.exists(), "restart created nothing"

@@ -281,6 +281,8 @@ class Lab:
         Everything but the daemon must be there: the lab directory, the
         daemon's configuration, both namespaces and the lab's servers.
         """
+        if not self.lab_dir.is_dir():
+            return f"no lab directory {self.lab_dir}"
         if not (self.lab_dir / MARKER).is_file():
             return f"{self.lab_dir} is not a lab directory"
         if not self.config_file.is_file():
