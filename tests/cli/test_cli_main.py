@@ -188,13 +188,14 @@ def test_socket_env_is_used_when_no_option_is_given(
         ("/opt/x.sock", "/env.sock", True, "/opt/x.sock"),
         (None, "/env.sock", True, "/env.sock"),
         (None, "", True, "LAB/state/api.sock"),
+        (None, None, "daemon gone", "LAB/state/api.sock"),
         (None, None, False, "/var/lib/netwarden/api.sock"),
     ],
 )
 def test_socket_precedence(
     explicit: str | None,
     env: str | None,
-    lab_up: bool,
+    lab_up: bool | str,
     expected: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -205,6 +206,8 @@ def test_socket_precedence(
     else:
         monkeypatch.setenv(paths.SOCKET_ENV, env)
     if lab_up:
+        (tmp_path / ".netwarden-lab").touch()
+    if lab_up is True:
         (tmp_path / "state").mkdir()
         (tmp_path / "state" / "api.sock").touch()
     found = paths.api_socket(Path(explicit) if explicit else None)

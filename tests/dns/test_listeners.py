@@ -8,7 +8,6 @@ from support import eventually
 from netwarden.dns import listeners as listeners_module
 from netwarden.dns.listeners import Endpoint, Listeners, NameserverError
 
-
 # As long as a DNS header: shorter messages end their TCP connection.
 MESSAGE = b"sixteen bytes..."
 FRAMED = len(MESSAGE).to_bytes(2, "big") + MESSAGE

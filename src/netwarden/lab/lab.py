@@ -51,7 +51,7 @@ from netwarden.lab.webserver import BANNER, render_bind
 logger = logging.getLogger(__name__)
 
 DEFAULT_LAB_DIR = plan.DEFAULT_LAB_DIR
-MARKER = ".netwarden-lab"  # a lab directory holds this; nothing else is removed
+MARKER = plan.LAB_MARKER
 API_SOCKET_NAME = "api.sock"
 SERVICE_TIMEOUT = 10.0
 DAEMON_TIMEOUT = 20.0

@@ -15,6 +15,8 @@ from pathlib import Path
 DEFAULT_PREFIX = "nw"
 # Where `netwarden lab` keeps its files; the CLI finds the lab's daemon here.
 DEFAULT_LAB_DIR = Path("/run/netwarden-lab")
+# A lab directory holds this file; a directory without it is never removed.
+LAB_MARKER = ".netwarden-lab"
 
 # Interface names live inside the namespaces, so they never collide with the
 # host's or another lab's, and stay under the kernel's 15-character limit.
