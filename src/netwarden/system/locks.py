@@ -20,13 +20,23 @@ ATTEMPTS = 3  # each retry means a holder released the lock meanwhile
 
 
 class LockHeld(NetwardenError):
-    """Another process holds the lock."""
+    """Another process holds the lock; ``holder`` is its pid as it wrote it."""
+
+    def __init__(self, message: str, holder: str = "?") -> None:
+        super().__init__(message)
+        self.holder = holder
 
 
 class ExclusiveLock:
-    def __init__(self, path: Path, purpose: str) -> None:
+    """``holder_kind`` and ``purpose`` make the refusal's message: "another
+    <holder_kind> (pid N) <purpose>"."""
+
+    def __init__(
+        self, path: Path, purpose: str, holder_kind: str = "netwarden daemon"
+    ) -> None:
         self.path = path
         self.purpose = purpose
+        self.holder_kind = holder_kind
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -42,7 +52,9 @@ class ExclusiveLock:
                 self._fd = fd
                 return
             os.close(fd)
-        raise LockHeld(f"{self.path} keeps changing; is another daemon starting?")
+        raise LockHeld(
+            f"{self.path} keeps changing; is another {self.holder_kind} starting?"
+        )
 
     def release(self) -> None:
         """Remove the file, then drop the lock, so no file is left behind."""
@@ -59,7 +71,7 @@ class ExclusiveLock:
             holder = os.read(fd, 32).decode(errors="replace").strip() or "?"
             os.close(fd)
             raise LockHeld(
-                f"another netwarden daemon (pid {holder}) {self.purpose}"
+                f"another {self.holder_kind} (pid {holder}) {self.purpose}", holder
             ) from None
         return fd
 
