@@ -14,7 +14,7 @@ from netwarden.attribution.proc_fd import InodeIndex
 from netwarden.attribution.process import Process
 from netwarden.attribution.process_info import read_process
 from netwarden.attribution.sock_diag import SocketOwner
-from netwarden.network.packet import FlowKey, Protocol
+from netwarden.network.packet import FlowKey, IPAddress, Protocol
 
 
 class FakeSocketDiag:
@@ -25,6 +25,19 @@ class FakeSocketDiag:
 
     def lookup(self, flow: FlowKey) -> SocketOwner | None:
         return self.owners.get(flow)
+
+    def lookup_redirected(
+        self, protocol: int, local_ip: IPAddress, local_port: int
+    ) -> SocketOwner | None:
+        return next(
+            (
+                owner
+                for flow, owner in self.owners.items()
+                if (flow.protocol, flow.local_ip, flow.local_port)
+                == (protocol, local_ip, local_port)
+            ),
+            None,
+        )
 
 
 def flow(local_port: int, remote: str = "192.0.2.80") -> FlowKey:

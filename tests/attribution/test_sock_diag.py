@@ -125,6 +125,21 @@ def test_tcp_redirected_query_found_by_local_port(
         assert owner.peer == (ip("127.0.0.1"), listener.getsockname()[1])
 
 
+@pytest.mark.parametrize("kind", [socket.SOCK_STREAM, socket.SOCK_DGRAM])
+def test_a_redirected_client_is_found_by_its_local_side_alone(
+    diag: SocketDiag, listener: socket.socket, kind: int
+) -> None:
+    protocol = Protocol.TCP if kind == socket.SOCK_STREAM else Protocol.UDP
+    with socket.socket(socket.AF_INET, kind) as client:
+        client.connect(listener.getsockname())
+        local_ip, local_port = client.getsockname()
+        owner = diag.lookup_redirected(protocol, ip(local_ip), local_port)
+        assert owner == owner_of(client)
+        assert owner is not None
+        assert owner.peer == (ip("127.0.0.1"), listener.getsockname()[1])
+    assert diag.lookup_redirected(Protocol.ICMP, ip(local_ip), local_port) is None
+
+
 def test_peer_of_connected_tcp_and_none_when_unconnected(
     diag: SocketDiag, listener: socket.socket
 ) -> None:

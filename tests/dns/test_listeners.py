@@ -121,21 +121,22 @@ def test_at_the_tcp_limit_the_longest_idle_connection_makes_room(
     asyncio.run(run())
 
 
-def test_at_the_tcp_limit_busy_connections_are_kept_and_the_new_one_refused(
+def test_at_the_tcp_limit_with_none_idle_the_least_recent_busy_one_goes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(listeners_module, "MAX_TCP_CONNECTIONS", 2)
     overloads: list[None] = []
     received: list[bytes] = []
 
-    async def slow_echo(wire: bytes, client: Endpoint, server: Endpoint) -> bytes:
+    async def slow_unless_new(wire: bytes, client: Endpoint, server: Endpoint) -> bytes:
         received.append(wire)
-        await asyncio.sleep(30)
+        if wire != b"new" * 6:
+            await asyncio.sleep(30)
         return wire
 
     async def run() -> None:
         listeners = Listeners(
-            slow_echo, [("127.0.0.1", 0)], lambda: overloads.append(None)
+            slow_unless_new, [("127.0.0.1", 0)], lambda: overloads.append(None)
         )
         await listeners.start()
         port = listeners.addresses[0][1]
@@ -144,16 +145,43 @@ def test_at_the_tcp_limit_busy_connections_are_kept_and_the_new_one_refused(
             for _, writer in busy:
                 writer.write(FRAMED)  # answered only after 30 s
             await eventually(lambda: len(received) == 2)
-            reader, writer = await asyncio.open_connection("127.0.0.1", port)
-            assert await is_closed_by_server(reader)
-            assert overloads == [None]
-            assert all(not writer.is_closing() for _, writer in busy)
+            assert await exchange(port, b"new" * 6) == b"new" * 6
+            assert await is_closed_by_server(busy[0][0])
+            assert not busy[1][1].is_closing() and overloads == [None]
             # Stopping cancels answers in flight rather than waiting for them.
             started = time.monotonic()
             await listeners.stop()
             assert time.monotonic() - started < 10
-            for _, held in [*busy, (reader, writer)]:
+            for _, held in busy:
                 held.close()
+        finally:
+            await listeners.stop()
+
+    asyncio.run(run())
+
+
+def test_queries_over_all_tcp_connections_are_answered_a_bounded_few_at_a_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(listeners_module, "MAX_TCP_QUERIES_IN_FLIGHT", 2)
+    running: list[int] = [0]
+    most: list[int] = [0]
+
+    async def counting_echo(wire: bytes, client: Endpoint, server: Endpoint) -> bytes:
+        running[0] += 1
+        most[0] = max(most[0], running[0])
+        await asyncio.sleep(0.05)
+        running[0] -= 1
+        return wire
+
+    async def run() -> None:
+        listeners = Listeners(counting_echo, [("127.0.0.1", 0)], lambda: None)
+        await listeners.start()
+        port = listeners.addresses[0][1]
+        try:
+            answers = await asyncio.gather(*(exchange(port, MESSAGE) for _ in range(6)))
+            assert answers == [MESSAGE] * 6
+            assert most[0] == 2
         finally:
             await listeners.stop()
 

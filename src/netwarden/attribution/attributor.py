@@ -22,7 +22,7 @@ from netwarden.attribution.proc_fd import read_start_ticks
 from netwarden.attribution.process import Process
 from netwarden.attribution.process_info import read_process
 from netwarden.attribution.sock_diag import SocketOwner
-from netwarden.network.packet import FlowKey
+from netwarden.network.packet import FlowKey, IPAddress
 
 log = logging.getLogger(__name__)
 
@@ -33,6 +33,10 @@ class SocketLookup(Protocol):
     """What the attributor needs of :class:`~.sock_diag.SocketDiag`."""
 
     def lookup(self, flow: FlowKey) -> SocketOwner | None: ...
+
+    def lookup_redirected(
+        self, protocol: int, local_ip: IPAddress, local_port: int
+    ) -> SocketOwner | None: ...
 
 
 class PidLookup(Protocol):
@@ -81,7 +85,17 @@ class Attributor:
 
     def attribute_socket(self, flow: FlowKey) -> Attribution:
         """The process behind ``flow`` together with its socket."""
-        owner = self._socket_diag.lookup(flow)
+        return self._attribution(flow, self._socket_diag.lookup(flow))
+
+    def attribute_redirected(self, flow: FlowKey) -> Attribution:
+        """Like :meth:`attribute_socket`, for a flow that reached us through
+        REDIRECT: its socket is found by the local side alone."""
+        owner = self._socket_diag.lookup_redirected(
+            flow.protocol, flow.local_ip, flow.local_port
+        )
+        return self._attribution(flow, owner)
+
+    def _attribution(self, flow: FlowKey, owner: SocketOwner | None) -> Attribution:
         if owner is None or owner.inode == 0:
             log.debug("%s: no socket owner (%s)", _Described(flow), owner)
             return Attribution(None, owner)

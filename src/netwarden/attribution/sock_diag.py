@@ -175,6 +175,20 @@ class SocketDiag:
                     return owner
         return self._dump_by_local_port(protocol, families, local_ip, local_port)
 
+    def lookup_redirected(
+        self, protocol: int, local_ip: IPAddress, local_port: int
+    ) -> SocketOwner | None:
+        """The socket bound to ``local_ip:local_port``, whatever its peer.
+
+        For a query the nameserver got through REDIRECT: the client socket's
+        peer is the server it meant to ask, so the exact lookups of
+        :meth:`lookup_local` cannot match and only step 4 is tried.
+        """
+        if protocol not in (Protocol.TCP, Protocol.UDP):
+            return None
+        families = self._families(local_ip)
+        return self._dump_by_local_port(protocol, families, local_ip, local_port)
+
     @staticmethod
     def _families(local_ip: IPAddress) -> tuple[int, ...]:
         # An AF_INET6 socket without IPV6_V6ONLY sends IPv4 with mapped

@@ -31,6 +31,7 @@ MAX_TCP_CONNECTIONS = 128
 # RFC 7766 section 6.2.1.1 asks servers to process pipelined queries
 # concurrently; a few per connection keep one client from hogging us.
 MAX_TCP_IN_FLIGHT = 16
+MAX_TCP_QUERIES_IN_FLIGHT = 64  # over all connections
 # RFC 7766 section 6.2.3 suggests idle timeouts of seconds, not minutes.
 TCP_IDLE_TIMEOUT = 10.0
 TCP_LENGTH_PREFIX = 2  # RFC 1035 section 4.2.2
@@ -107,6 +108,9 @@ class Listeners:
         self.tcp_tasks: set[asyncio.Task[None]] = set()
         self._udp: list[asyncio.DatagramTransport] = []
         self._tcp: list[asyncio.Server] = []
+        # Queries over all TCP connections being answered at once: bounds
+        # the work one event loop turn may face (the packet queue shares it).
+        self._tcp_slots = asyncio.Semaphore(MAX_TCP_QUERIES_IN_FLIGHT)
         # Open TCP connections, the one active the longest time ago first.
         self._tcp_clients: OrderedDict[asyncio.Task[None], _TcpClient] = OrderedDict()
 
@@ -171,10 +175,8 @@ class Listeners:
     async def _serve_tcp_connection(
         self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
     ) -> None:
-        if len(self._tcp_clients) >= MAX_TCP_CONNECTIONS and not self._close_idle():
-            self.on_overload()
-            writer.close()
-            return
+        if len(self._tcp_clients) >= MAX_TCP_CONNECTIONS:
+            self._make_room()
         task = asyncio.current_task()
         assert task is not None
         connection = _TcpClient(writer)
@@ -187,20 +189,24 @@ class Listeners:
             self._tcp_clients.pop(task, None)
             writer.close()
 
-    def _close_idle(self) -> bool:
+    def _make_room(self) -> None:
         """Close the connection idle the longest, to make room for a new one.
 
-        RFC 7766 section 6.2.3 lets a server close idle connections under
-        load; otherwise a program holding every slot open would keep all
-        others from DNS over TCP.
+        RFC 7766 section 6.2.3 lets a server close connections when short
+        of resources; otherwise a program holding every slot would keep all
+        others from DNS over TCP. When none is idle, the one active the
+        longest time ago goes, its queries unanswered (counted as overload).
         """
-        for task, connection in self._tcp_clients.items():
-            if not connection.in_flight:
-                del self._tcp_clients[task]
-                log.debug("DNS over TCP: closing an idle connection for a new one")
-                connection.writer.close()
-                return True
-        return False
+        idle = (t for t, c in self._tcp_clients.items() if not c.in_flight)
+        task = next(idle, None)
+        if task is None:
+            task = next(iter(self._tcp_clients))
+            self.on_overload()
+        connection = self._tcp_clients.pop(task)
+        log.debug("DNS over TCP: closing a connection for a new one")
+        connection.writer.transport.abort()
+        for answer in connection.in_flight:
+            answer.cancel()
 
     async def _serve_tcp_queries(
         self,
@@ -231,15 +237,22 @@ class Listeners:
         server: Endpoint,
         writer: asyncio.StreamWriter,
     ) -> None:
-        reply = await self.handler(wire, client, server)
+        # Queries take turns for the shared slots, in the order they came.
+        async with self._tcp_slots:
+            reply = await self.handler(wire, client, server)
         if reply is None or writer.is_closing():
             return
         # One write per message, so pipelined answers never interleave.
         writer.write(len(reply).to_bytes(TCP_LENGTH_PREFIX, "big") + reply)
         try:
-            await writer.drain()
+            # A client that does not read its answers is as good as idle.
+            async with asyncio.timeout(TCP_IDLE_TIMEOUT):
+                await writer.drain()
         except ConnectionError:
             log.debug("DNS client %s went away before its answer", client)
+        except TimeoutError:
+            log.debug("DNS client %s reads no answers: closing", client)
+            writer.transport.abort()
 
 
 async def read_message(reader: asyncio.StreamReader) -> bytes | None:

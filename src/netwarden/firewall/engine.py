@@ -13,7 +13,7 @@ import time
 from collections import Counter, OrderedDict
 from collections.abc import Callable
 
-from netwarden.attribution.attributor import Attributor
+from netwarden.attribution.attributor import Attribution, Attributor
 from netwarden.attribution.process import Process
 from netwarden.dns.name_map import NameMap
 from netwarden.dns.nameserver import QueryRecord
@@ -30,11 +30,13 @@ from netwarden.network.connection import (
     Decision,
     Verdict,
 )
-from netwarden.network.packet import FlowKey, IPAddress
+from netwarden.network.packet import FlowKey, IPAddress, Protocol
 
 logger = logging.getLogger(__name__)
 
 MAX_PENDING_QUERIES = 4096  # bounds the map of recent query clients
+MAX_TCP_CLIENTS = 1024  # DNS-over-TCP connections whose owner is remembered
+TCP_CLIENT_MEMORY_SECONDS = 10.0
 
 
 class FirewallEngine:
@@ -59,6 +61,10 @@ class FirewallEngine:
         self._query_servers: OrderedDict[
             tuple[int, IPAddress, int], tuple[IPAddress, int]
         ] = OrderedDict()
+        # Owners of DNS-over-TCP client sockets: (expiry, attribution).
+        self._tcp_clients: OrderedDict[FlowKey, tuple[float, Attribution]] = (
+            OrderedDict()
+        )
 
     def decide_flow(self, flow: FlowKey) -> Verdict:
         """Decide the first packet of a flow from the queue."""
@@ -90,7 +96,7 @@ class FirewallEngine:
         meant to ask, which the connection table shows instead.
         """
         flow = FlowKey(protocol, client_ip, client_port, server_ip, server_port)
-        found = self._attributor.attribute_socket(flow)
+        found = self._attribute_client_socket(flow)
         client = (protocol, client_ip, client_port)
         # Kept, not popped, by record_query: one socket often has two
         # queries in flight (A and AAAA). Overwritten here on every query,
@@ -101,6 +107,24 @@ class FirewallEngine:
             while len(self._query_servers) > MAX_PENDING_QUERIES:
                 self._query_servers.popitem(last=False)
         return found.process
+
+    def _attribute_client_socket(self, flow: FlowKey) -> Attribution:
+        # Every query on one TCP connection comes from the same socket, and
+        # its 4-tuple names no other socket while TIME_WAIT lasts (60 s):
+        # attributing it once keeps pipelined queries as cheap as UDP ones.
+        if flow.protocol != Protocol.TCP:
+            return self._attributor.attribute_redirected(flow)
+        now = self._clock()
+        cached = self._tcp_clients.get(flow)
+        if cached is not None and cached[0] > now:
+            return cached[1]
+        found = self._attributor.attribute_redirected(flow)
+        if found.process is not None:  # a miss may be a race: look again
+            self._tcp_clients[flow] = (now + TCP_CLIENT_MEMORY_SECONDS, found)
+            self._tcp_clients.move_to_end(flow)
+            while len(self._tcp_clients) > MAX_TCP_CLIENTS:
+                self._tcp_clients.popitem(last=False)
+        return found
 
     def record_query(self, record: QueryRecord) -> None:
         client = record.client
