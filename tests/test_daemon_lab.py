@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -22,8 +23,9 @@ import pytest
 from support import require_command, require_root
 
 from netwarden.errors import LabError
-from netwarden.lab import plan
-from netwarden.lab.lab import Lab
+from netwarden.lab import plan, processes
+from netwarden.lab.commands import show_status
+from netwarden.lab.lab import DAEMON_NAME, Lab
 from netwarden.lab.webserver import BANNER
 
 CONFIG_RULES = (
@@ -271,6 +273,24 @@ def test_api_socket_is_reachable_only_by_root(lab: Lab) -> None:
     assert mode == 0o600
     with socket.socket(socket.AF_UNIX) as client:
         client.connect(str(lab.api_socket))  # reachable from the host netns
+
+
+def test_status_tells_a_stopped_daemon_from_a_running_one(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (daemon,) = [
+        record
+        for record in processes.read_records(lab.pid_dir)
+        if record.name == DAEMON_NAME
+    ]
+    assert show_status(lab) == 0
+    os.kill(daemon.pid, signal.SIGSTOP)  # the lab's daemon, started by the test
+    try:
+        assert show_status(lab) == 1
+        assert "does not answer" in capsys.readouterr().out
+    finally:
+        os.kill(daemon.pid, signal.SIGCONT)
+    assert show_status(lab) == 0
 
 
 def test_restart_applies_an_edited_config_and_refuses_a_bad_one(lab: Lab) -> None:

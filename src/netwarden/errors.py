@@ -64,10 +64,12 @@ class ApiError(NetwardenError):
 
 
 MAX_MESSAGE = 400  # bad input is quoted in messages; a huge line is not
+KEPT_TAIL = 150  # the reason comes after the quoted input: keep the end too
 
 
 def _shortened(message: str) -> str:
     if len(message) <= MAX_MESSAGE:
         return message
+    head = MAX_MESSAGE - KEPT_TAIL
     cut = len(message) - MAX_MESSAGE
-    return f"{message[:MAX_MESSAGE]}... ({cut} more characters)"
+    return f"{message[:head]} ...({cut} characters cut)... {message[-KEPT_TAIL:]}"

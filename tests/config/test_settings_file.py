@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -244,7 +245,14 @@ def test_huge_bad_value_is_not_echoed_whole() -> None:
     with pytest.raises(ConfigError) as caught:
         parse_settings("filter/endpoints = - " + "x" * 200_000 + "..\n")
     assert len(str(caught.value)) < 1000
-    assert "more characters" in str(caught.value)
+    assert "characters cut" in str(caught.value)
+
+
+def test_a_long_bad_value_keeps_the_reason_in_its_message() -> None:
+    with pytest.raises(ConfigError) as caught:
+        parse_settings("dns/nameservers = dns://192.0.2.1?name=" + "n" * 5000 + "\n")
+    assert "characters cut" in caught.value.message
+    assert caught.value.message.endswith("name= is longer than 64 characters")
 
 
 def test_a_list_without_any_usable_entry_is_warned_about(
@@ -334,3 +342,14 @@ def test_nameservers_the_daemon_could_not_use_are_refused_at_load(
     with pytest.raises(ConfigError, match=why) as caught:
         parse_settings(f"dns/nameservers = {url}\n")
     assert (caught.value.line, caught.value.field) == (1, "dns/nameservers")
+
+
+def test_a_ca_file_that_is_no_regular_file_is_refused_without_blocking(
+    tmp_path: Path,
+) -> None:
+    os.mkfifo(tmp_path / "ca.fifo")  # opening it would wait for a writer
+    (tmp_path / "netwarden.conf").write_text("dns/caFile = ca.fifo\n")
+    with pytest.raises(ConfigError) as caught:
+        load_settings(tmp_path)
+    assert (caught.value.line, caught.value.field) == (1, "dns/caFile")
+    assert "is not a regular file" in caught.value.message

@@ -53,6 +53,7 @@ def test_tls_alias_and_named_host_with_ip() -> None:
         ("dns://192.0.2.1:0", "port 0"),
         ("dns://2001:db8::1", "IPv6 addresses go in brackets"),
         ("dns://[2001:db8::1]:", "port after ':' is missing"),
+        ("dns://192.0.2.1?name=%ff%fe", "malformed parameters"),
         ("dns://192.0.2.1 # office", "comments go on their own line"),
         ("dot://192.0.2.1?verify=x.example&link-local", "not supported yet"),
         ("dot://192.0.2.1?search-only&verify=x.example", "'search-only' is not"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -59,7 +60,10 @@ async def _get_status(request: web.Request) -> web.Response:
 
 
 async def _get_connections(request: web.Request) -> web.Response:
-    limit = _parse_limit(request.query.get("limit"))
+    given = request.query.getall("limit", [])
+    if len(given) > 1:
+        raise web.HTTPBadRequest(reason="query field 'limit': given more than once")
+    limit = _parse_limit(given[0] if given else None)
     table = request.app[_TABLE]
     return web.json_response([connection_to_json(c) for c in table.recent(limit)])
 
@@ -67,12 +71,12 @@ async def _get_connections(request: web.Request) -> web.Response:
 def _parse_limit(raw: str | None) -> int | None:
     if raw is None:
         return None
-    try:
-        limit = int(raw)
-    except ValueError:
+    # Digits only: int() would also take "+5", " 5" and "5_0".
+    if not re.fullmatch(r"-?[0-9]+", raw):
         raise web.HTTPBadRequest(
             reason=f"query field 'limit': not an integer: {raw[:40]!r}"
-        ) from None
+        )
+    limit = int(raw)
     if not 1 <= limit <= MAX_LIMIT:
         raise web.HTTPBadRequest(
             reason=f"query field 'limit': must be between 1 and {MAX_LIMIT}"

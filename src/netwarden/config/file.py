@@ -20,6 +20,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import ssl
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar, cast
@@ -308,6 +309,9 @@ def _check_ca_file(settings: Settings) -> None:
     if settings.ca_file is None:
         return
     try:
+        # A FIFO or a device would block the start, or never end.
+        if not stat.S_ISREG(settings.ca_file.stat().st_mode):
+            raise _ca_file_error(settings, f"{settings.ca_file} is not a regular file")
         with settings.ca_file.open("rb"):
             pass
         ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_verify_locations(

@@ -82,7 +82,8 @@ def parse_resolver_url(text: str) -> ResolverURL:
         parts = urllib.parse.urlsplit(text.strip())
         port = parts.port
     except ValueError as err:
-        hint = " (IPv6 addresses go in brackets)" if text.count(":") > 2 else ""
+        bare_ipv6 = text.count(":") > 2 and "[" not in text
+        hint = " (IPv6 addresses go in brackets)" if bare_ipv6 else ""
         raise _error(text, f"not a URL: {err}{hint}") from err
 
     scheme = _scheme(text, parts.scheme.lower())
@@ -130,7 +131,7 @@ def _params(text: str, query: str) -> dict[str, str]:
             )
     try:
         pairs = urllib.parse.parse_qsl(
-            query, keep_blank_values=True, strict_parsing=True
+            query, keep_blank_values=True, strict_parsing=True, errors="strict"
         )
     except ValueError as err:
         raise _error(text, f"malformed parameters {query!r}") from err

@@ -114,10 +114,15 @@ def show_status(lab: Lab) -> int:
         print(f"{record.name}: pid {record.pid}, {'running' if running else 'gone'}")
     answers = daemon_answers(lab.api_socket)
     print(f"daemon API {lab.api_socket}: {'answers' if answers else 'no answer'}")
-    is_up = lab.is_up()
+    is_up = lab.is_up() and answers
     some_left = any(map(namespace_exists, lab.names.namespaces))
     if is_up:
         print("lab is up")
+    elif lab.is_up():
+        print(
+            "lab is up but its daemon does not answer (stopped or hung?): "
+            "`netwarden lab restart` starts it again"
+        )
     elif some_left and lab.restart_problem() is None:
         print(
             "lab is up but its daemon is not: `netwarden lab restart` starts "
