@@ -181,12 +181,19 @@ class SocketDiag:
         """The socket bound to ``local_ip:local_port``, whatever its peer.
 
         For a query the nameserver got through REDIRECT: the client socket's
-        peer is the server it meant to ask, so the exact lookups of
-        :meth:`lookup_local` cannot match and only step 4 is tried.
+        peer is the server it meant to ask, so step 1 of :meth:`lookup_local`
+        cannot match and is skipped. An unconnected UDP socket (dnspython's,
+        glibc's for some queries) is found by step 3, a round trip cheaper
+        than the dump of step 4 that finds the rest.
         """
         if protocol not in (Protocol.TCP, Protocol.UDP):
             return None
         families = self._families(local_ip)
+        if protocol == Protocol.UDP:
+            for family in families:
+                owner = self._exact(protocol, family, local_ip, local_port, None, 0)
+                if owner is not None:
+                    return owner
         return self._dump_by_local_port(protocol, families, local_ip, local_port)
 
     @staticmethod
