@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
 
 import pytest
+
+from netwarden.lab.lab import Lab
 
 
 def under_ci() -> bool:
@@ -59,3 +63,24 @@ async def eventually(condition: Callable[[], bool], timeout: float = 10.0) -> No
         if time.monotonic() > deadline:
             pytest.fail(f"still not true after {timeout} s: {condition}")
         await asyncio.sleep(0.01)
+
+
+@contextlib.contextmanager
+def running_lab(
+    directory: Path, filter_list: Path, tag: str, extra_config: Sequence[str] = ()
+) -> Iterator[Lab]:
+    """A whole lab with its daemon, namespaces ``nwt<pid><tag>-*`` of its own."""
+    require_root()
+    for command in ("unbound", "curl", "dig", "iptables-restore"):
+        require_command(command)
+    lab = Lab(
+        directory,
+        filter_list=filter_list,
+        prefix=f"nwt{os.getpid() % 100000}{tag}",
+        extra_config=extra_config,
+    )
+    try:
+        lab.up()
+        yield lab
+    finally:
+        lab.down()

@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from support import require_command, require_root
+from support import running_lab
 
 from netwarden.errors import LabError
 from netwarden.lab import plan, processes
@@ -41,20 +41,10 @@ FETCH_SCRIPT = Path(__file__).resolve().parents[1] / (
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, easyprivacy: Path) -> Iterator[Lab]:
-    require_root()
-    for command in ("unbound", "curl", "dig", "iptables-restore"):
-        require_command(command)
-    lab = Lab(
-        tmp_path_factory.mktemp("lab") / "lab",
-        filter_list=easyprivacy,
-        prefix=f"nwt{os.getpid() % 100000}d",
-        extra_config=CONFIG_RULES,
-    )
-    try:
-        lab.up()
+    with running_lab(
+        tmp_path_factory.mktemp("lab") / "lab", easyprivacy, "d", CONFIG_RULES
+    ) as lab:
         yield lab
-    finally:
-        lab.down()
 
 
 def cli(lab: Lab, *args: str) -> subprocess.CompletedProcess[str]:

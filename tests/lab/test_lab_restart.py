@@ -6,13 +6,12 @@ Needs root (skips without it, fails under CI=true); the lab has its own
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from support import require_command, require_root
+from support import running_lab
 
 from netwarden.errors import LabError
 from netwarden.lab import processes
@@ -24,19 +23,8 @@ pytestmark = pytest.mark.lab
 
 @pytest.fixture(scope="module")
 def lab(tmp_path_factory: pytest.TempPathFactory, easyprivacy: Path) -> Iterator[Lab]:
-    require_root()
-    for command in ("unbound", "curl", "dig", "iptables-restore"):
-        require_command(command)
-    lab = Lab(
-        tmp_path_factory.mktemp("lab") / "lab",
-        filter_list=easyprivacy,
-        prefix=f"nwt{os.getpid() % 100000}r",
-    )
-    try:
-        lab.up()
+    with running_lab(tmp_path_factory.mktemp("lab") / "lab", easyprivacy, "r") as lab:
         yield lab
-    finally:
-        lab.down()
 
 
 def _daemon_pid(lab: Lab) -> int:
